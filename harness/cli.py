@@ -1,0 +1,240 @@
+"""The command line: a thin shell over the library.
+
+``main(argv) -> int`` parses arguments, unpacks them at this one boundary into plain keyword
+arguments, calls one command function from ``harness/commands/`` and maps the outcome to an exit
+code: 0 done (every gate passed), 1 a gate failed, 2 bad input or configuration (one line, no
+traceback), 3 an unexpected error (one line plus a log file to attach to a bug report).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from harness.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, DermaTraceError, UserError
+
+PROG = "harness"
+
+
+def _default_cache_dir() -> Path:
+    """A per-user cache folder, with a writable fallback (as Keras' cache does)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    for candidate in (Path(base) / "dermatrace", Path(tempfile.gettempdir()) / "dermatrace-cache"):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            if os.access(candidate, os.W_OK):
+                return candidate
+        except OSError:
+            continue
+    return Path(tempfile.mkdtemp(prefix="dermatrace-cache-"))
+
+
+def _cache_arg(value: str | None) -> Path | None:
+    if value is None:
+        return _default_cache_dir()
+    if value.lower() == "none":
+        return None
+    return Path(value)
+
+
+def _progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line with exit code 2 (through UserError)."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UserError(f"{self.prog}: {message} (see --help)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--seed", type=int, default=None, help="seed for every random choice (default 0)")
+    p.add_argument("--cache", default=None, help="cache folder (default: a per-user cache; 'none' disables)")
+
+
+def _model_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model-spec", default=None, help="sidecar JSON (default: M.json beside the model)")
+    p.add_argument("--positive-class", default=None, help="binary view of a K-class model")
+    p.add_argument("--trust-model", action="store_true",
+                   help="allow models that contain code (Keras Lambda layers); only for files you trust")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="DermaTrace: audit skin-image classifiers for fairness "
+                     "across skin tones and robustness to photographic variation.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("run", help="audit a model on labelled images")
+    p.add_argument("--model", required=True, help="model file/folder or module:function")
+    p.add_argument("--data", required=True, help="folder of class subfolders, or a CSV manifest")
+    p.add_argument("--out", default=None, help="run directory (default: runs/<model name>)")
+    p.add_argument("--config", default=None, help="YAML audit config (default: configs/default.yaml)")
+    p.add_argument("--gates", default=None, help="YAML gate file; exit 1 when a gate fails")
+    p.add_argument("--strict", action="store_true", help="fail on WARN verdicts too")
+    p.add_argument("--perturbations", default=None, help="a,b,...|clinical|imagenet-c|none")
+    p.add_argument("--severities", default=None, help="e.g. 1,2,3 (default 1-5)")
+    p.add_argument("--gradcam", default=None, help="N|all|none|auto")
+    p.add_argument("--gradcam-layer", default=None, help="layer for Grad-CAM (default: found)")
+    p.add_argument("--skin-tone-scheme", default=None, help="ITA binning scheme (default chardon6)")
+    p.add_argument("--data-root", default=None, help="root for a manifest's relative paths")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--n-boot", type=int, default=None, help="bootstrap replicates (default 1000)")
+    _model_opts(p)
+    _common(p)
+
+    p = sub.add_parser("compare", help="compare a baseline run with a candidate run")
+    p.add_argument("--baseline", required=True, help="run directory of the baseline model")
+    p.add_argument("--candidate", required=True, help="run directory of the candidate model")
+    p.add_argument("--gates", default=None, help="YAML gate file (regression gates)")
+    p.add_argument("--strict", action="store_true")
+    p.add_argument("--out", default=None, help="output folder (default: <candidate>/compare)")
+    _common(p)
+
+    p = sub.add_parser("report", help="re-render report.html from a run's results.json")
+    p.add_argument("run_dir")
+    _common(p)
+
+    p = sub.add_parser("gate", help="re-check gates from a run's results.json (no model, no TensorFlow)")
+    p.add_argument("run_dir")
+    p.add_argument("--gates", required=True)
+    p.add_argument("--strict", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("ita", help="skin-tone estimate per image")
+    p.add_argument("data")
+    p.add_argument("--out", default=None, help="CSV to write (default: standard output)")
+    p.add_argument("--scheme", default="chardon6")
+    p.add_argument("--size", type=int, default=224, help="image side the estimate is made at")
+    _common(p)
+
+    p = sub.add_parser("perturb", help="write the perturbation ladder for a folder of images")
+    p.add_argument("data")
+    p.add_argument("--out", required=True)
+    p.add_argument("--perturbations", default=None)
+    p.add_argument("--severities", default=None)
+    p.add_argument("--preview", action="store_true", help="also write DIR/preview.png")
+    p.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE first")
+    _common(p)
+
+    p = sub.add_parser("train", help="train the DermaTrace classifier")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="M.keras to write (the sidecar M.json beside it)")
+    p.add_argument("--recipe", default="baseline")
+    p.add_argument("--backbone-weights", default="imagenet", help="imagenet|none|PATH")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--input-size", type=int, default=224)
+    _common(p)
+
+    p = sub.add_parser("demo", help="the whole story on synthetic skin: no data, no download")
+    p.add_argument("--out", default="demo-out")
+    _common(p)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Unpack the namespace into keyword arguments of one command function."""
+    cmd = args.command
+    quiet = args.quiet
+    progress = _progress(quiet)
+    seed = 0 if args.seed is None else args.seed
+    if cmd == "run":
+        from harness.commands.run import run
+
+        return run(
+            model=args.model, data=args.data, out=args.out, config=args.config, gates=args.gates,
+            strict=args.strict, cache_dir=_cache_arg(args.cache), progress=progress, quiet=quiet,
+            overrides={
+                "perturbations": args.perturbations, "severities": args.severities,
+                "gradcam": args.gradcam, "gradcam_layer": args.gradcam_layer,
+                "skin_tone_scheme": args.skin_tone_scheme, "batch_size": args.batch_size,
+                "n_boot": args.n_boot, "seed": args.seed, "positive_class": args.positive_class,
+                "model_spec": args.model_spec, "trust_model": args.trust_model or None,
+                "data_root": args.data_root,
+            },
+        )
+    if cmd == "compare":
+        from harness.commands.compare import compare
+
+        return compare(baseline=args.baseline, candidate=args.candidate, gates=args.gates,
+                       strict=args.strict, out=args.out, seed=seed, quiet=quiet)
+    if cmd == "report":
+        from harness.commands.report import report
+
+        return report(run_dir=args.run_dir, quiet=quiet)
+    if cmd == "gate":
+        from harness.commands.gate import gate
+
+        return gate(run_dir=args.run_dir, gates=args.gates, strict=args.strict, quiet=quiet)
+    if cmd == "ita":
+        from harness.commands.ita import ita
+
+        return ita(data=args.data, out=args.out, scheme=args.scheme, size=args.size, quiet=quiet)
+    if cmd == "perturb":
+        from harness.commands.perturb import perturb
+
+        return perturb(data=args.data, out=args.out, perturbations=args.perturbations,
+                       severities=args.severities, preview=args.preview, seed=seed,
+                       size=args.size, quiet=quiet)
+    if cmd == "train":
+        from harness.commands.train import train
+
+        return train(data=args.data, out=args.out, recipe=args.recipe,
+                     backbone_weights=args.backbone_weights, val_fraction=args.val_fraction,
+                     epochs=args.epochs, seed=seed, input_size=args.input_size,
+                     cache_dir=_cache_arg(args.cache), progress=progress, quiet=quiet)
+    if cmd == "demo":
+        from harness.commands.demo import demo
+
+        return demo(out=args.out, seed=seed, cache_dir=_cache_arg(args.cache), progress=progress,
+                    quiet=quiet)
+    raise UserError(f"{PROG}: choose a command (see {PROG} --help)")
+
+
+def _quiet_libraries() -> None:
+    """Keep third-party libraries from phoning home or chattering (set once, at the boundary)."""
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    _quiet_libraries()
+    parser = build_parser()
+    try:
+        if argv is None:
+            argv = sys.argv[1:]
+        if not argv:
+            parser.print_help(sys.stderr)
+            return EXIT_BAD_INPUT
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_BAD_INPUT
+        return _dispatch(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except DermaTraceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; cached work is kept and the next run resumes from it", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected error: one line, and a log to attach to a bug report
+        fd, log = tempfile.mkstemp(prefix="dermatrace-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"argv: {argv!r}\n")
+            traceback.print_exc(file=fh)
+        print(f"unexpected error: {type(exc).__name__}: {exc} (details in {log}; please attach "
+              "it to a bug report)", file=sys.stderr)
+        return EXIT_UNEXPECTED

@@ -1,0 +1,69 @@
+"""``harness run``: audit a model on labelled images."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from harness.config import build_config
+from harness.errors import EXIT_GATE_FAILED, EXIT_OK, UserError
+
+
+def _log(quiet: bool):
+    def log(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr)
+    return log
+
+
+def default_run_dir(model: str) -> Path:
+    name = Path(model.split(":")[0]).stem or "model"
+    return Path("runs") / name
+
+
+def run(*, model: str, data: str, out: str | None, config: str | None, gates: str | None,
+        strict: bool, cache_dir: Path | None, progress: bool, quiet: bool,
+        overrides: dict) -> int:
+    """Audit ``model`` on ``data``; write results.json, samples.csv, report.html (+ junit.xml)."""
+    if not data or not Path(data).exists():
+        raise UserError(f"--data {data}: not found; give a folder of class subfolders or a CSV manifest")
+    if ":" not in model or Path(model).exists():
+        if not Path(model).exists():
+            raise UserError(f"--model {model}: not found; give a .keras/.h5/.tflite file, a SavedModel "
+                            "folder, or module:function")
+    run_dir = Path(out) if out else default_run_dir(model)
+    ov = dict(overrides)
+    ov["gates"] = gates
+    ov["strict"] = strict or None
+    cfg = build_config(model=model, data=data, out=run_dir, config=config, overrides=ov)
+    from harness.pipeline import run_audit
+    from reports import render_report
+
+    log = _log(quiet)
+    results = run_audit(cfg, cache_dir=cache_dir, progress=progress, log=log)
+    report = render_report(run_dir, results=results)
+    size_mb = report.stat().st_size / 1e6
+    _print_headline(results, log)
+    log(f"report: {report} ({size_mb:.1f} MB)")
+    print(str(report))
+    verdict = (results.get("gates") or {}).get("passed", True)
+    return EXIT_OK if verdict else EXIT_GATE_FAILED
+
+
+def _print_headline(results: dict, log) -> None:
+    grouping = ((results.get("metrics") or {}).get("groupings") or {}).get("group") or {}
+    overall = (((grouping.get("variants") or {}).get("clean") or {}).get("overall") or {}).get("metrics") or {}
+    parts = []
+    for name in ("accuracy", "balanced_accuracy", "roc_auc"):
+        m = overall.get(name)
+        if isinstance(m, dict) and m.get("value") is not None:
+            ci = m.get("ci") or [None, None]
+            if ci[0] is not None:
+                parts.append(f"{name} {m['value']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]")
+            else:
+                parts.append(f"{name} {m['value']:.3f}")
+    if parts:
+        log("clean: " + ", ".join(parts))
+    g = results.get("gates")
+    if g:
+        counts = g.get("counts", {})
+        log("gates: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -1,0 +1,234 @@
+"""One validated configuration object for an audit.
+
+Configuration flows down from here: the CLI builds an :class:`AuditConfig` from a YAML file
+(``--config``, read with ``yaml.safe_load``) and its own options, validates it once, and hands it to
+the pipeline. No other module reads options, files or environment variables on its own.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import UserError
+
+DEFAULT_CONFIG = "default.yaml"
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Everything one audit needs to know.
+
+    Attributes
+    ----------
+    model : str
+        Model file or folder (``.keras``, ``.h5``, SavedModel, ``.tflite``) or ``module:function``.
+    data : str
+        A folder of class subfolders, a folder of images, or a CSV manifest.
+    out : Path
+        Run directory; created when missing.
+    cache_dir : Path or None
+        On-disk cache of predictions and heatmaps; None disables caching.
+    perturbations : tuple of str
+        Perturbation family names (empty for none).
+    severities : tuple of int
+        Severities 1-5 applied to every family.
+    gradcam : str
+        ``"auto"``, ``"all"``, ``"none"`` or a number of images.
+    """
+
+    model: str
+    data: str
+    out: Path
+    cache_dir: Path | None = None
+    model_spec: str | None = None
+    positive_class: str | None = None
+    trust_model: bool = False
+    seed: int = 0
+    batch_size: int = 32
+    perturbations: tuple[str, ...] = ()
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    gradcam: str = "auto"
+    gradcam_layer: str | None = None
+    skin_tone_scheme: str = "chardon6"
+    label_groupings: tuple[str, ...] | None = None
+    n_boot: int = 1000
+    min_group_n: int = 30
+    min_group_per_class: int = 10
+    target_sensitivity: float = 0.90
+    gates: str | None = None
+    strict: bool = False
+    data_root: str | None = None
+    thumbnails: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The configuration as it goes into ``results.json`` (plain JSON types)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        # The cache location and the output folder do not change what an audit finds.
+        out.pop("cache_dir", None)
+        out.pop("out", None)
+        return out
+
+
+# Keys a YAML config may set, with the type each must have.
+_YAML_KEYS: dict[str, type | tuple[type, ...]] = {
+    "perturbations": (list, str),
+    "severities": (list, str, int),
+    "gradcam": (str, int),
+    "gradcam_layer": str,
+    "skin_tone_scheme": str,
+    "label_groupings": list,
+    "n_boot": int,
+    "min_group_n": int,
+    "min_group_per_class": int,
+    "target_sensitivity": float,
+    "batch_size": int,
+    "seed": int,
+    "positive_class": str,
+    "thumbnails": bool,
+}
+
+
+def read_config_file(path: str | Path | None) -> dict[str, Any]:
+    """Read a YAML audit config (the packaged default when ``path`` is None).
+
+    Raises
+    ------
+    UserError
+        When the file is missing, is not YAML, or sets an unknown key or a value of the wrong type.
+    """
+    if path is None:
+        text = resources.files("configs").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+        where = f"configs/{DEFAULT_CONFIG}"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"--config {path}: file not found; give the path of a YAML audit config")
+        text = p.read_text(encoding="utf-8")
+        where = str(p)
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        at = f" (line {line + 1})" if line is not None else ""
+        raise UserError(f"{where}: not valid YAML{at}; fix the syntax") from exc
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping of option: value, got {type(data).__name__}")
+    for key, value in data.items():
+        if key not in _YAML_KEYS:
+            valid = ", ".join(sorted(_YAML_KEYS))
+            raise UserError(f"{where}: unknown option {key!r}; valid options: {valid}")
+        expected = _YAML_KEYS[key]
+        if value is not None and not isinstance(value, expected):
+            if expected is float and isinstance(value, int):
+                continue
+            names = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
+            raise UserError(f"{where}: option {key!r} must be {names}, got {value!r}")
+    return data
+
+
+def parse_list(value: str | list | tuple | None, *, option: str) -> tuple[str, ...]:
+    """``"a,b"`` or ``["a", "b"]`` -> ``("a", "b")``; ``"none"`` or empty -> ``()``."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = [str(v).strip() for v in value]
+    else:
+        raise UserError(f"{option}: expected a comma-separated list, got {value!r}")
+    items = [v for v in items if v]
+    if items == ["none"]:
+        return ()
+    if "none" in items:
+        raise UserError(f"{option}: 'none' cannot be combined with other names (got {value!r})")
+    return tuple(items)
+
+
+def parse_severities(value: str | list | int | None, *, option: str = "--severities") -> tuple[int, ...]:
+    """``"1,2,3"`` or ``[1, 2, 3]`` -> ``(1, 2, 3)``, each in 1..5, sorted and unique."""
+    if value is None:
+        return (1, 2, 3, 4, 5)
+    if isinstance(value, int):
+        value = [value]
+    out = []
+    for item in parse_list(value, option=option):
+        try:
+            sev = int(item)
+        except ValueError:
+            raise UserError(f"{option}: severities are whole numbers 1-5, got {item!r}") from None
+        if not 1 <= sev <= 5:
+            raise UserError(f"{option}: severities are whole numbers 1-5, got {sev}")
+        out.append(sev)
+    return tuple(sorted(set(out)))
+
+
+def parse_gradcam(value: str | int | None) -> str:
+    """``auto``, ``all``, ``none`` or a positive number of images."""
+    if value is None:
+        return "auto"
+    text = str(value).strip().lower()
+    if text in {"auto", "all", "none"}:
+        return text
+    if text.isdigit() and int(text) > 0:
+        return text
+    raise UserError(f"--gradcam: expected all, none, auto or a number of images, got {value!r}")
+
+
+def build_config(*, model: str, data: str, out: str | Path, config: str | None = None,
+                 overrides: dict[str, Any] | None = None) -> AuditConfig:
+    """Merge the YAML config (default or ``config``) with command-line ``overrides``.
+
+    ``overrides`` holds only what the user gave on the command line (None values are ignored).
+    """
+    merged = read_config_file(config)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            merged[key] = value
+    from perturbations import families as preset_families  # the packaged presets
+
+    pert = merged.pop("perturbations", None)
+    if pert is None or pert == "clinical" or pert == ["clinical"]:
+        pert_names = tuple(preset_families("clinical"))
+    elif isinstance(pert, str) and pert in {"imagenet-c", "imagenet_c"}:
+        pert_names = tuple(preset_families("imagenet-c"))
+    else:
+        pert_names = parse_list(pert, option="--perturbations")
+    severities = parse_severities(merged.pop("severities", None))
+    gradcam = parse_gradcam(merged.pop("gradcam", None))
+    label_groupings = merged.pop("label_groupings", None)
+    n_boot = int(merged.get("n_boot", 1000))
+    if n_boot < 0:
+        raise UserError(f"n_boot: must be 0 (no intervals) or more, got {n_boot}")
+    batch = int(merged.get("batch_size", 32))
+    if batch < 1:
+        raise UserError(f"--batch-size: must be at least 1, got {batch}")
+    ts = float(merged.get("target_sensitivity", 0.9))
+    if not 0.0 < ts < 1.0:
+        raise UserError(f"target_sensitivity: must be between 0 and 1, got {ts}")
+    known = {f.name for f in dataclasses.fields(AuditConfig)}
+    unknown = set(merged) - known
+    if unknown:
+        raise UserError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    return AuditConfig(
+        model=model,
+        data=data,
+        out=Path(out),
+        perturbations=pert_names,
+        severities=severities,
+        gradcam=gradcam,
+        label_groupings=tuple(label_groupings) if label_groupings is not None else None,
+        **merged,
+    )

@@ -1,0 +1,431 @@
+"""One audit, as a straight line of stages.
+
+load & validate -> skin-tone groups -> perturbation ladder -> predictions (cached) -> metrics,
+thresholds, Grad-CAM drift -> results.json + samples.csv -> report.html (+ gates, junit.xml).
+
+Each stage reads what the stage before produced and adds its own section to the results; nothing
+reaches back. The stages' kernels live in their own packages (``subgroups``, ``perturbations``,
+``harness.metrics``, ``harness.gradcam``); this module only orders them, keeps the timings and hands
+plain arrays between them.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness import results as results_io
+from harness.config import AuditConfig
+from harness.errors import NotAvailable, UserError
+
+# Manifest columns that hold human skin-type labels and become groupings of their own.
+LABEL_GROUPING_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur", "monk", "mst", "skin_type")
+# Columns whose values are Fitzpatrick types (1-6), compared with the ITA-based estimate.
+FITZPATRICK_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur")
+# Grad-CAM "auto": every image when the heatmaps of all variants stay within this many images.
+GRADCAM_AUTO_BUDGET = 4000
+# Image cache key: content hash + the decode/resize recipe (bump when decoding changes).
+DECODE_VERSION = "decode-v1"
+
+
+@dataclass
+class Timer:
+    """Wall-clock seconds per stage (the only part of results.json allowed to vary)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def stage(self, name: str):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.seconds[name] = round(timer.seconds.get(name, 0.0) + time.perf_counter() - self.t0, 4)
+
+        return _Ctx()
+
+
+def _label_groupings(extra: pd.DataFrame, requested: tuple[str, ...] | None) -> dict[str, np.ndarray]:
+    """Manifest label columns used as groupings: values as strings, missing -> "unknown"."""
+    if requested is None:
+        cols = [c for c in extra.columns if c.lower() in LABEL_GROUPING_COLUMNS]
+    else:
+        missing = [c for c in requested if c not in extra.columns]
+        if missing:
+            have = ", ".join(extra.columns) or "none"
+            raise UserError(f"label_groupings: column(s) {', '.join(missing)} not in the manifest "
+                            f"(its extra columns: {have})")
+        cols = list(requested)
+    out: dict[str, np.ndarray] = {}
+    for col in cols:
+        values = []
+        for v in extra[col].tolist():
+            if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() in {"", "-1", "nan", "NA"}:
+                values.append("unknown")
+            elif isinstance(v, float) and v.is_integer():
+                values.append(str(int(v)))
+            else:
+                values.append(str(v).strip())
+        out[col] = np.asarray(values, dtype=object)
+    return out
+
+
+def _gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int) -> np.ndarray:
+    """Indices of the images that get heatmaps: all, none, N, or auto (a stratified sample)."""
+    n = len(groups)
+    if mode == "none":
+        return np.zeros(0, dtype=int)
+    if mode == "all":
+        return np.arange(n)
+    if mode == "auto":
+        limit = max(1, GRADCAM_AUTO_BUDGET // max(1, n_variants + 1))
+    else:
+        limit = int(mode)
+    if limit >= n:
+        return np.arange(n)
+    # Stratified: the same share of every group, at least one image of each group.
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for g in sorted(set(groups.tolist())):
+        idx = np.flatnonzero(groups == g)
+        k = max(1, round(limit * len(idx) / n))
+        chosen.extend(rng.choice(idx, size=min(k, len(idx)), replace=False).tolist())
+    return np.asarray(sorted(chosen), dtype=int)
+
+
+def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = False,
+              log: Callable[[str], None] = lambda msg: None) -> dict[str, Any]:
+    """Audit ``cfg.model`` on ``cfg.data`` and write the run directory ``cfg.out``.
+
+    Returns the results (as written to ``results.json``). Raises ``UserError`` for bad input
+    before any expensive work where it can.
+    """
+    from harness.cache import ArrayCache
+    from harness.data import load_dataset
+    from harness.models import open_model
+
+    timer = Timer()
+    t_start = time.perf_counter()
+    out = Path(cfg.out)
+
+    gates = None
+    if cfg.gates:
+        from harness.gates import load_gates
+
+        gates = load_gates(cfg.gates)  # a malformed gate file stops here, before any work
+
+    cache = ArrayCache(cache_dir)
+
+    # -- model (no TensorFlow unless something must be inferred from the graph) -----------------
+    with timer.stage("open_model"):
+        model = open_model(cfg.model, spec_path=cfg.model_spec, positive_class=cfg.positive_class,
+                           trust=cfg.trust_model)
+    spec = model.spec
+    size = tuple(spec.input_size)
+
+    # -- load & validate ----------------------------------------------------------------------
+    with timer.stage("load_data"):
+        allowed = None if model.binary_view else spec.class_names
+        ds = load_dataset(cfg.data, size=size, allowed_labels=allowed,
+                          data_root=Path(cfg.data_root) if cfg.data_root else None, progress=progress)
+    for s in ds.skipped:
+        log(f"skipped {s.file}: {s.reason}")
+    n = len(ds.files)
+    log(f"{n} images from {ds.root} ({len(ds.skipped)} skipped); model {model.path} "
+        f"({model.format}, input {size[0]}x{size[1]})")
+    # Rebuild the model's view now that the dataset's labels are known (class names inferred).
+    if spec.extra.get("needs_dataset_labels"):
+        model = open_model(cfg.model, spec_path=cfg.model_spec, positive_class=cfg.positive_class,
+                           trust=cfg.trust_model, dataset_labels=ds.class_names)
+        spec = model.spec
+    y_true = (ds.labels == spec.positive_class).astype(np.int8)
+    image_keys = [f"{h}:{size[0]}x{size[1]}:{DECODE_VERSION}" for h in ds.image_hashes]
+
+    # -- skin-tone groups (from the clean image, once) ----------------------------------------
+    with timer.stage("skin_tone"):
+        from subgroups import estimate_skin_tone, group_order, label_agreement
+
+        tone = estimate_skin_tone(ds.images, scheme=cfg.skin_tone_scheme, progress=progress)
+        groupings: dict[str, np.ndarray] = {"group": tone["group"].astype(str).to_numpy(dtype=object)}
+        groupings.update(_label_groupings(ds.extra, cfg.label_groupings))
+        agreement = {}
+        est = tone["fitzpatrick_est"]
+        for col in FITZPATRICK_COLUMNS:
+            if col in groupings:
+                agreement[col] = label_agreement(est.tolist(), ds.extra[col].tolist())
+    groups_section = {
+        "column": "group",
+        "scheme": cfg.skin_tone_scheme,
+        "order": group_order(cfg.skin_tone_scheme),
+        "counts": {g: int((groupings["group"] == g).sum()) for g in group_order(cfg.skin_tone_scheme)},
+        "ita": _ita_summary(tone),
+        "label_groupings": {c: _counts(v) for c, v in groupings.items() if c != "group"},
+        "label_agreement": agreement,
+    }
+
+    # -- predictions on the clean images ---------------------------------------------------------
+    from harness.inference import predict_cached
+
+    probs: dict[str, np.ndarray] = {}
+    with timer.stage("predict"):
+        probs["clean"] = predict_cached(model, ds.images, image_keys=image_keys, variant="clean",
+                                        cache=cache, batch_size=cfg.batch_size, progress=progress)
+
+    # -- perturbation ladder -------------------------------------------------------------------
+    from perturbations import achieved as measure_achieved
+    from perturbations import apply as apply_variant
+    from perturbations import ladder
+
+    variants = ladder(cfg.perturbations, cfg.severities) if cfg.perturbations else []
+    masks = None
+    variant_records = []
+    perturbed_memo: dict[str, np.ndarray] = {}
+    achieved_fields: dict[str, dict[str, np.ndarray]] = {}
+
+    def _region_masks() -> np.ndarray:
+        nonlocal masks
+        if masks is None:
+            with timer.stage("masks"):
+                from subgroups import lesion_mask, skin_mask
+
+                # Redness and other regional perturbations act on skin and lesion together.
+                masks = np.stack([skin_mask(im) | lesion_mask(im) for im in ds.images])
+        return masks
+
+    def _perturbed(variant) -> np.ndarray:
+        if variant.name not in perturbed_memo:
+            with timer.stage("perturb"):
+                perturbed_memo.clear()  # keep one variant's images in memory at a time
+                perturbed_memo[variant.name] = apply_variant(variant, ds.images, masks=_region_masks(),
+                                                             seed=cfg.seed)
+        return perturbed_memo[variant.name]
+
+    bar = _progress_bar(variants, progress, "variants")
+    for variant in bar:
+        vkey = f"{variant.key()}|seed={cfg.seed}"
+        with timer.stage("predict"):
+            probs[variant.name] = predict_cached(
+                model, lambda v=variant: _perturbed(v), image_keys=image_keys, variant=vkey,
+                cache=cache, batch_size=cfg.batch_size, progress=False)
+        ach = _achieved_cached(cache, vkey, image_keys, lambda v=variant: measure_achieved(
+            ds.images, _perturbed(v), masks=_region_masks()), timer)
+        achieved_fields[variant.name] = ach
+        variant_records.append({
+            "name": variant.name, "family": variant.family, "severity": variant.severity,
+            "key": variant.key(), "requested": variant.requested,
+            "achieved": {k: _summary(v) for k, v in ach.items()},
+        })
+    perturbed_memo.clear()
+
+    # -- metrics --------------------------------------------------------------------------------
+    with timer.stage("metrics"):
+        from harness.metrics import audit_metrics
+
+        metrics = audit_metrics(y_true=y_true, p=probs, groups=groupings, threshold=spec.threshold,
+                                n_boot=cfg.n_boot, seed=cfg.seed, min_n=cfg.min_group_n,
+                                min_per_class=cfg.min_group_per_class,
+                                target_sensitivity=cfg.target_sensitivity)
+
+    # -- Grad-CAM and its drift ----------------------------------------------------------------
+    gradcam_section, heat_clean, heat_sel = _gradcam_stage(cfg, model, ds, image_keys, variants,
+                                                          probs, groupings["group"], spec.threshold,
+                                                          cache, _perturbed, _region_masks, timer,
+                                                          progress, log)
+
+    # -- results ------------------------------------------------------------------------------
+    pred = np.where(probs["clean"] >= spec.threshold, spec.positive_class, "")
+    if len(spec.class_names) == 2:
+        negative = [c for c in spec.class_names if c != spec.positive_class][0]
+        pred = np.where(probs["clean"] >= spec.threshold, spec.positive_class, negative)
+    else:
+        pred = np.where(probs["clean"] >= spec.threshold, spec.positive_class, f"not {spec.positive_class}")
+
+    samples = results_io.samples_frame(
+        files=ds.files, labels=ds.labels, p=probs, pred=pred, tone=tone, extra=ds.extra,
+        variant_order=[v.name for v in variants])
+    results = results_io.assemble(
+        cfg=cfg, model=model, ds=ds, groups=groups_section, variants=variant_records,
+        metrics=metrics, gradcam=gradcam_section, y_true=y_true)
+
+    if gates is not None:
+        from harness.gates import evaluate_gates, write_junit
+
+        with timer.stage("gates"):
+            results["gates"] = evaluate_gates(results, gates, strict=cfg.strict)
+
+    out.mkdir(parents=True, exist_ok=True)
+    with timer.stage("write"):
+        results_io.write_samples(out / "samples.csv", samples)
+        if cfg.thumbnails:
+            _write_thumbnails(out, ds.images, variants, groupings["group"], _perturbed, heat_clean,
+                              heat_sel, gradcam_section)
+        if gates is not None:
+            write_junit(results["gates"], out / "junit.xml")
+    results["timings"] = dict(timer.seconds)
+    results["timings"]["total_before_report"] = round(time.perf_counter() - t_start, 4)
+    results_io.write_results(out / "results.json", results)
+    return results
+
+
+def _progress_bar(items, progress: bool, desc: str):
+    if not progress or not items:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="variant", leave=False)
+
+
+def _achieved_cached(cache, vkey: str, image_keys: list[str], compute, timer) -> dict[str, np.ndarray]:
+    """Per-image achieved deltas of one variant, cached by image and variant (model-independent)."""
+    namespace = f"achieved/{vkey}"
+    found = cache.get_many(namespace, image_keys)
+    if len(found) == len(image_keys):
+        stacked = np.stack([found[k] for k in image_keys])
+        names = [str(x) for x in found[image_keys[0]].dtype.names] if found[image_keys[0]].dtype.names else None
+        if names:
+            return {name: np.asarray([found[k][name] for k in image_keys], dtype=float).ravel() for name in names}
+        del stacked
+    with timer.stage("achieved"):
+        fields = compute()
+    names = sorted(fields)
+    dtype = np.dtype([(name, "f8") for name in names])
+    items = {}
+    for i, key in enumerate(image_keys):
+        rec = np.zeros((), dtype=dtype)
+        for name in names:
+            rec[name] = float(fields[name][i])
+        items[key] = rec
+    cache.put_many(namespace, items)
+    return {name: np.asarray(fields[name], dtype=float) for name in names}
+
+
+def _summary(values: np.ndarray) -> dict[str, Any]:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"n": 0, "mean": None, "median": None, "p05": None, "p95": None}
+    return {"n": int(v.size), "mean": float(np.mean(v)), "median": float(np.median(v)),
+            "p05": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95))}
+
+
+def _counts(values: np.ndarray) -> dict[str, int]:
+    keys, counts = np.unique(values.astype(str), return_counts=True)
+    return {str(k): int(c) for k, c in zip(keys, counts)}
+
+
+def _ita_summary(tone: pd.DataFrame) -> dict[str, Any]:
+    """The ITA distribution, its histogram, and mean L*/b* per group (for colour swatches)."""
+    ita = tone["ita"].to_numpy(dtype=float)
+    known = np.isfinite(ita)
+    edges = np.arange(-90, 91, 10)
+    hist, _ = np.histogram(ita[known], bins=edges)
+    per_group = {}
+    for g, frame in tone.groupby("group", sort=False):
+        fin = frame[np.isfinite(frame["ita"].to_numpy(dtype=float))]
+        per_group[str(g)] = {
+            "n": int(len(frame)),
+            "ita_median": float(fin["ita"].median()) if len(fin) else None,
+            "L_median": float(fin["L"].median()) if len(fin) and "L" in fin else None,
+            "b_median": float(fin["b"].median()) if len(fin) and "b" in fin else None,
+        }
+    return {
+        "n": int(len(ita)), "n_known": int(known.sum()), "summary": _summary(ita),
+        "histogram": {"edges": edges.tolist(), "counts": hist.tolist()},
+        "per_group": dict(sorted(per_group.items())),
+    }
+
+
+def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshold, cache,
+                   perturbed, region_masks, timer, progress, log):
+    """Heatmaps on a selection of images, their drift per variant, and where the model looks."""
+    if cfg.gradcam == "none":
+        return {"available": False, "reason": "disabled (--gradcam none)"}, None, None
+    if not model.supports_gradients:
+        return ({"available": False,
+                 "reason": f"not available for {model.format} models (no gradients)"}, None, None)
+    sel = _gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed)
+    if sel.size == 0:
+        return {"available": False, "reason": "no images selected"}, None, None
+    with timer.stage("gradcam"):
+        try:
+            from harness.attention import attention_shares, drift, summarise_drift
+            from harness.gradcam import GradCam
+
+            cam = GradCam(model.keras_model(), layer=cfg.gradcam_layer, preprocess=model.preprocess)
+        except NotAvailable as exc:
+            return {"available": False, "reason": str(exc)}, None, None
+        sel_keys = [image_keys[i] for i in sel]
+
+        def heat(variant_key: str, images_fn) -> np.ndarray:
+            namespace = f"{model.hash}/gradcam/{cam.layer_name}/{variant_key}"
+            found = cache.get_many(namespace, sel_keys)
+            missing = [j for j, k in enumerate(sel_keys) if k not in found]
+            if missing:
+                imgs = images_fn()[sel[missing]]
+                maps = cam.heatmaps(imgs, batch_size=cfg.batch_size)
+                cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
+                for t, j in enumerate(missing):
+                    found[sel_keys[j]] = maps[t]
+            return np.stack([found[k] for k in sel_keys]).astype(np.float32)
+
+        size = tuple(model.spec.input_size)
+        h_clean = heat("clean", lambda: ds.images)
+        masks = region_masks()
+        from subgroups import lesion_mask, skin_mask
+
+        skin = np.stack([skin_mask(ds.images[i]) for i in sel])
+        lesion = np.stack([lesion_mask(ds.images[i]) for i in sel])
+        shares = attention_shares(h_clean, skin=skin, lesion=lesion, size=(size[1], size[0]))
+        pred_clean = probs["clean"][sel] >= threshold
+        per_variant = {}
+        bar = _progress_bar(variants, progress, "grad-cam")
+        for variant in bar:
+            vkey = f"{variant.key()}|seed={cfg.seed}"
+            h_var = heat(vkey, lambda v=variant: perturbed(v))
+            d = drift(h_clean, h_var, size=(size[1], size[0]))
+            flipped = (probs[variant.name][sel] >= threshold) != pred_clean
+            per_variant[variant.name] = summarise_drift(d, flipped=flipped, groups=groups[sel],
+                                                        n_boot=cfg.n_boot, seed=cfg.seed)
+        del masks
+    log(f"Grad-CAM on {sel.size} images at layer {cam.layer_name}")
+    section = {
+        "available": True,
+        "layer": cam.layer_name,
+        "n_images": int(sel.size),
+        "selection": "all" if sel.size == len(groups) else "stratified sample per group",
+        "attention": {k: _summary(v) for k, v in shares.items()},
+        "attention_by_group": {
+            str(g): {k: _summary(v[groups[sel] == g]) for k, v in shares.items()}
+            for g in sorted(set(groups[sel].tolist()))
+        },
+        "drift": per_variant,
+    }
+    return section, h_clean, sel
+
+
+def _write_thumbnails(out: Path, images: np.ndarray, variants, groups: np.ndarray, perturbed,
+                      heat_clean, heat_sel, gradcam_section) -> None:
+    """Small JPEGs for the report: every clean image, one strip image per group across the
+    ladder, and Grad-CAM overlays for the gallery."""
+    from reports import save_thumbnail
+
+    for i in range(len(images)):
+        save_thumbnail(out, f"clean/{i}", images[i])
+    strip = sorted({int(np.flatnonzero(groups == g)[0]) for g in set(groups.tolist())})
+    for variant in variants:
+        imgs = perturbed(variant)
+        for i in strip:
+            save_thumbnail(out, f"{variant.name}/{i}", imgs[i])
+    if heat_clean is not None:
+        from harness.gallery import overlay
+
+        for t, i in enumerate(heat_sel[:64]):
+            save_thumbnail(out, f"gradcam/clean/{int(i)}", overlay(images[i], heat_clean[t]))

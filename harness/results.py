@@ -1,0 +1,191 @@
+"""``results.json`` and ``samples.csv``: the seam between computing and presenting.
+
+The report, the gates, the JUnit file and ``compare`` read only these two files. ``results.json``
+carries a schema version; a stage may add fields, and readers ignore what they do not know. Only
+``timings`` may differ between two runs of the same inputs.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import UserError
+
+SCHEMA_VERSION = "1.0"
+RESULTS_FILE = "results.json"
+SAMPLES_FILE = "samples.csv"
+
+
+def variant_column(name: str) -> str:
+    """``blur@3`` -> ``p[blur@3]`` (the samples.csv column of a variant's probabilities)."""
+    return f"p[{name}]"
+
+
+def samples_frame(*, files, labels, p: dict[str, np.ndarray], pred, tone: pd.DataFrame,
+                  extra: pd.DataFrame, variant_order: list[str]) -> pd.DataFrame:
+    """One row per image: file, label, p, pred, skin tone, manifest columns, one p[...] per variant."""
+    frame = pd.DataFrame({"file": list(files), "label": list(labels), "p": p["clean"], "pred": list(pred)})
+    for col in ("ita", "ita_iqr", "skin_fraction", "group", "fitzpatrick_est"):
+        if col in tone.columns:
+            frame[col] = tone[col].to_numpy()
+    for col in extra.columns:
+        if col not in frame.columns:
+            frame[col] = extra[col].to_numpy()
+    for name in variant_order:
+        frame[variant_column(name)] = p[name]
+    return frame
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("dermatrace", "numpy", "pandas", "scikit-learn", "fairlearn", "opencv-python-headless",
+                 "tensorflow-cpu", "keras"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def assemble(*, cfg, model, ds, groups: dict, variants: list[dict], metrics: dict, gradcam: dict,
+             y_true: np.ndarray) -> dict[str, Any]:
+    """The results document, section by section, in a fixed order."""
+    spec = model.spec
+    sizes = np.asarray(ds.original_sizes) if len(ds.original_sizes) else np.zeros((0, 2))
+    class_counts = {c: int((ds.labels == c).sum()) for c in sorted(set(ds.labels.tolist()))}
+    model_section = {
+        "path": str(model.path),
+        "name": Path(str(model.path)).stem if ":" not in str(model.path) else str(model.path),
+        "hash": model.hash,
+        "format": model.format,
+        "class_names": list(spec.class_names),
+        "positive_class": spec.positive_class,
+        "threshold": float(spec.threshold),
+        "input_size": list(spec.input_size),
+        "preprocessing": spec.preprocessing,
+        "binary_view": bool(model.binary_view),
+        "output_kind": getattr(model, "output_kind", None),
+        "supports_gradients": bool(model.supports_gradients),
+        "sidecar": _jsonable(spec.extra),
+    }
+    if model.binary_view:
+        model_section["binary_view_note"] = (
+            f"binary view of a {len(spec.class_names)}-class model: '{spec.positive_class}' is "
+            "positive, every other label counts as negative")
+    dataset_section = {
+        "root": str(ds.root),
+        "fingerprint": ds.fingerprint,
+        "n_images": int(len(ds.files)),
+        "n_positive": int(y_true.sum()),
+        "n_negative": int(len(y_true) - y_true.sum()),
+        "class_counts": class_counts,
+        "n_skipped": len(ds.skipped),
+        "skipped": [{"file": s.file, "reason": s.reason} for s in ds.skipped],
+        "image_sizes": {
+            "width": _minmax(sizes[:, 0]) if len(sizes) else None,
+            "height": _minmax(sizes[:, 1]) if len(sizes) else None,
+            "distinct": int(len({tuple(s) for s in ds.original_sizes})),
+        },
+        "extra_columns": [str(c) for c in ds.extra.columns],
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "dermatrace", "version": _tool_version()},
+        "model": model_section,
+        "dataset": dataset_section,
+        "config": cfg.to_json(),
+        "groups": groups,
+        "perturbations": {"variants": variants},
+        "metrics": metrics,
+        "gradcam": gradcam,
+        "versions": _versions(),
+    }
+
+
+def _tool_version() -> str:
+    from harness import __version__
+
+    return __version__
+
+
+def _minmax(values: np.ndarray) -> dict[str, int]:
+    return {"min": int(values.min()), "max": int(values.max()), "median": float(np.median(values))}
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types only: numpy scalars to Python, NaN/inf to None, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Write ``results.json`` atomically (plain JSON, no NaN)."""
+    _atomic_write(Path(path), json.dumps(_jsonable(results), indent=1, allow_nan=False) + "\n")
+
+
+def write_samples(path: Path, samples: pd.DataFrame) -> None:
+    """Write ``samples.csv`` atomically; floats keep full precision."""
+    _atomic_write(Path(path), samples.to_csv(index=False, float_format="%.10g"))
+
+
+def read_results(run_dir: str | Path) -> dict[str, Any]:
+    """Read a run directory's ``results.json``; UserError when it is missing or unreadable."""
+    run = Path(run_dir)
+    path = run / RESULTS_FILE if run.is_dir() else run
+    if not path.is_file():
+        raise UserError(f"{run_dir}: no {RESULTS_FILE} here; give a run directory written by "
+                        "'harness run'")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc.__class__.__name__}); re-run the audit") from exc
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise UserError(f"{path}: not a DermaTrace results file (no schema_version)")
+    major = str(data["schema_version"]).split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        raise UserError(f"{path}: results schema {data['schema_version']} is not supported by this "
+                        f"version (expects {SCHEMA_VERSION}); re-run the audit")
+    return data
+
+
+def read_samples(run_dir: str | Path) -> pd.DataFrame:
+    path = Path(run_dir) / SAMPLES_FILE
+    if not path.is_file():
+        raise UserError(f"{run_dir}: no {SAMPLES_FILE} here; give a run directory written by 'harness run'")
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])

@@ -1,0 +1,131 @@
+"""The CLI is a thin shell: every subcommand dispatches to its function with plain keyword
+arguments, and a user's mistake is one line on stderr with exit code 2, never a traceback."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+from harness.config import build_config, parse_severities
+from harness.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+
+COMMANDS = {
+    "run": ("harness.commands.run", "run", ["run", "--model", "m.keras", "--data", "d"]),
+    "compare": ("harness.commands.compare", "compare", ["compare", "--baseline", "a", "--candidate", "b"]),
+    "report": ("harness.commands.report", "report", ["report", "RUN"]),
+    "gate": ("harness.commands.gate", "gate", ["gate", "RUN", "--gates", "g.yaml"]),
+    "ita": ("harness.commands.ita", "ita", ["ita", "D"]),
+    "perturb": ("harness.commands.perturb", "perturb", ["perturb", "D", "--out", "O"]),
+    "train": ("harness.commands.train", "train", ["train", "--data", "D", "--out", "m.keras"]),
+    "demo": ("harness.commands.demo", "demo", ["demo"]),
+}
+
+
+def test_every_subcommand_is_registered():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_subcommand_dispatches(name, monkeypatch):
+    import importlib
+
+    module_name, func, argv = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    seen = {}
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(module, func, fake)
+    assert cli.main(argv + ["--quiet"]) == 0
+    assert seen, f"{name} did not reach its command function"
+    assert seen["quiet"] is True
+    # The Namespace never travels into the library: only plain values arrive.
+    assert all(not hasattr(v, "_get_kwargs") for v in seen.values())
+
+
+def test_no_command_is_bad_input(capsys):
+    assert cli.main([]) == 2
+
+
+def test_unknown_option_is_one_line_exit_2(capsys):
+    code = cli.main(["run", "--model", "m", "--data", "d", "--no-such-option"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "--no-such-option" in err
+
+
+def test_missing_model_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "d" / "a").mkdir(parents=True)
+    code = cli.main(["run", "--model", str(tmp_path / "nope.keras"), "--data", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: --model") and err.count("\n") == 1
+
+
+def test_missing_data_subprocess_has_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--model", "x.keras", "--data", str(tmp_path / "none")],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "--data" in proc.stderr
+
+
+def test_unexpected_error_exit_3_with_log(monkeypatch, capsys):
+    import harness.commands.report as rep
+
+    def boom(**kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(rep, "report", boom)
+    assert cli.main(["report", "RUN"]) == 3
+    err = capsys.readouterr().err
+    assert "kaboom" in err and "dermatrace-crash-" in err and "Traceback" not in err
+
+
+def test_config_rejects_unknown_key(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("perturbations: [blur]\nbogus: 3\n")
+    with pytest.raises(UserError, match="unknown option 'bogus'"):
+        build_config(model="m", data="d", out=tmp_path, config=str(cfg))
+
+
+def test_config_rejects_bad_yaml(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("perturbations: [blur\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        build_config(model="m", data="d", out=tmp_path, config=str(cfg))
+
+
+def test_command_line_wins_over_config(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("perturbations: [blur]\nseverities: [1, 2]\nn_boot: 50\n")
+    c = build_config(model="m", data="d", out=tmp_path, config=str(cfg),
+                     overrides={"severities": "3", "perturbations": None})
+    assert c.perturbations == ("blur",)
+    assert c.severities == (3,)
+    assert c.n_boot == 50
+
+
+def test_default_config_is_the_clinical_ladder(tmp_path):
+    c = build_config(model="m", data="d", out=tmp_path)
+    assert set(c.perturbations) == {"brightness_down", "brightness_up", "contrast_down",
+                                    "contrast_up", "redness", "blur"}
+    assert c.severities == (1, 2, 3, 4, 5)
+    assert build_config(model="m", data="d", out=tmp_path,
+                        overrides={"perturbations": "none"}).perturbations == ()
+
+
+@pytest.mark.parametrize("bad", ["0", "6", "a", "1,x"])
+def test_bad_severities(bad):
+    with pytest.raises(UserError, match="--severities"):
+        parse_severities(bad)
