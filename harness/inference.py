@@ -1,0 +1,243 @@
+"""Inference kernels (preprocessing, output interpretation) and cached batched prediction.
+
+The kernels are pure numpy functions; :func:`predict_cached` runs a
+:class:`harness.models.LoadedModel` only on the images whose prediction is not in the cache, and
+stores each finished batch, so that a second audit costs almost nothing and a killed one resumes.
+Nothing here imports TensorFlow: a run whose predictions are all cached never loads it.
+
+Output kinds
+------------
+How raw model outputs become probabilities is decided once per model and recorded as
+``LoadedModel.output_kind``:
+
+- ``"sigmoid"``: (N,) or (N, 1) probabilities of the second class name (or K independent ones);
+- ``"softmax"``: (N, K) rows summing to 1;
+- ``"logits_sigmoid"`` / ``"logits_softmax"``: unnormalised scores, turned into probabilities with
+  the logistic function / a softmax.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from harness.cache import ArrayCache
+
+if TYPE_CHECKING:  # pragma: no cover
+    from harness.models import LoadedModel
+
+OUTPUT_KINDS = ("sigmoid", "softmax", "logits_sigmoid", "logits_softmax")
+
+#: Tolerances for recognising probabilities among raw outputs.
+PROB_TOL = 1e-6
+ROW_SUM_TOL = 1e-3
+
+_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+_TORCH_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_TORCH_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def preprocess_images(images: np.ndarray, name: str) -> np.ndarray:
+    """Apply a named preprocessing to a uint8 RGB batch; returns float32 of the same shape.
+
+    Parameters
+    ----------
+    images : np.ndarray
+        uint8 (N, H, W, 3), RGB.
+    name : str
+        ``"none"`` (float pixels 0..255), ``"scale_0_1"`` (x / 255), ``"mobilenet_v2"``
+        (x / 127.5 - 1, i.e. [-1, 1]), ``"imagenet_caffe"`` (RGB -> BGR minus the ImageNet BGR
+        mean, Keras' "caffe" mode), ``"imagenet_torch"`` ((x / 255 - mean) / std, Keras' "torch"
+        mode).
+    """
+    x = images.astype(np.float32)
+    if name == "none":
+        return x
+    if name == "scale_0_1":
+        x *= np.float32(1.0 / 255.0)
+        return x
+    if name == "mobilenet_v2":
+        x *= np.float32(1.0 / 127.5)
+        x -= np.float32(1.0)
+        return x
+    if name == "imagenet_caffe":
+        x = x[..., ::-1] - _CAFFE_MEAN_BGR
+        return np.ascontiguousarray(x, dtype=np.float32)
+    if name == "imagenet_torch":
+        x *= np.float32(1.0 / 255.0)
+        x -= _TORCH_MEAN
+        x /= _TORCH_STD
+        return x
+    raise ValueError(f"unknown preprocessing {name!r}")
+
+
+def kind_from_activation(activation: str | None, n_outputs: int) -> str | None:
+    """Output kind implied by the final layer's activation name (None when it says nothing)."""
+    if activation == "sigmoid":
+        return "sigmoid"
+    if activation == "softmax":
+        return "softmax" if n_outputs > 1 else "sigmoid"
+    if activation == "linear":
+        return "logits_sigmoid" if n_outputs == 1 else "logits_softmax"
+    return None
+
+
+def kind_from_mode(mode: str, n_outputs: int) -> str:
+    """Output kind for the sidecar's ``output`` field (``"probabilities"`` or ``"logits"``)."""
+    if mode == "probabilities":
+        return "sigmoid" if n_outputs == 1 else "softmax"
+    if mode == "logits":
+        return "logits_sigmoid" if n_outputs == 1 else "logits_softmax"
+    raise ValueError(f"unknown output mode {mode!r}")
+
+
+def looks_like_probabilities(raw: np.ndarray) -> bool:
+    """True when every value is in [0, 1] and, for K > 1 columns, every row sums to 1."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.size == 0:
+        return True
+    if raw.min() < -PROB_TOL or raw.max() > 1.0 + PROB_TOL:
+        return False
+    if raw.ndim == 2 and raw.shape[1] > 1:
+        return bool(np.all(np.abs(raw.sum(axis=1) - 1.0) <= ROW_SUM_TOL))
+    return True
+
+
+def detect_output_kind(raw: np.ndarray) -> str:
+    """Decide the output kind from a batch of raw outputs (N, K)."""
+    k = 1 if raw.ndim == 1 else raw.shape[1]
+    probs = looks_like_probabilities(raw)
+    if k == 1:
+        return "sigmoid" if probs else "logits_sigmoid"
+    return "softmax" if probs else "logits_softmax"
+
+
+def to_probabilities(raw: np.ndarray, kind: str) -> np.ndarray:
+    """Raw outputs (N, K) -> float64 probabilities (N, K) according to ``kind``."""
+    z = np.asarray(raw, dtype=np.float64)
+    if z.ndim == 1:
+        z = z[:, None]
+    if kind in ("sigmoid", "softmax"):
+        return np.clip(z, 0.0, 1.0)
+    if kind == "logits_sigmoid":
+        from scipy.special import expit
+
+        return expit(z)
+    if kind == "logits_softmax":
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+    raise ValueError(f"unknown output kind {kind!r}")
+
+
+def positive_probability(
+    probs: np.ndarray, class_names: Sequence[str], positive_class: str
+) -> np.ndarray:
+    """(N, K) probabilities -> (N,) probability of ``positive_class``.
+
+    One column means P(class_names[1]) (a sigmoid unit); when the positive class is
+    ``class_names[0]`` the complement is returned.
+    """
+    if probs.shape[1] == 1:
+        p = probs[:, 0]
+        return p.copy() if positive_class == class_names[1] else 1.0 - p
+    return probs[:, list(class_names).index(positive_class)].copy()
+
+
+def predict_cached(
+    model: "LoadedModel",
+    images: np.ndarray | Callable[[], np.ndarray],
+    *,
+    image_keys: Sequence[str],
+    variant: str,
+    cache: ArrayCache,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> np.ndarray:
+    """Positive-class probabilities of a batch, computed only for images not in the cache.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model (loaded lazily: nothing is imported when every prediction is cached).
+    images : np.ndarray or callable
+        uint8 (N, H, W, 3) at ``model.spec.input_size``, or a zero-argument callable returning
+        that batch (called only when some prediction is missing, so that a perturbation is applied
+        only when needed).
+    image_keys : sequence of str
+        One content key per image (the image's hash plus its resize spec, as the caller makes it).
+    variant : str
+        Canonical spec string of the perturbation (``"clean"`` for none).
+    cache : ArrayCache
+        Where predictions live; ``ArrayCache(None)`` computes everything.
+    batch_size : int
+        Forward batch size; the cache is written after every batch (a killed run resumes).
+    progress : bool
+        Show a tqdm bar over the images being computed.
+
+    Returns
+    -------
+    np.ndarray
+        float64 (N,), row-aligned with ``image_keys``.
+
+    Notes
+    -----
+    Entries live in namespace ``f"{model.hash}/{variant}"`` under
+    ``f"{image_key}|{model.cache_tag}"``; the tag covers the sidecar settings that change the
+    number (preprocessing, input size, class names, positive class, output mode). The model's
+    output kind is stored beside them, so a fully cached run reports the same ``output_kind``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n = len(image_keys)
+    namespace = f"{model.hash}/{variant}"
+    tag = model.cache_tag
+    keys = [f"{k}|{tag}" for k in image_keys]
+    hits = cache.get_many(namespace, keys)
+    out = np.full(n, np.nan, dtype=np.float64)
+    for i, key in enumerate(keys):
+        value = hits.get(key)
+        if value is not None and value.size == 1 and value.dtype.kind in "fiu":
+            out[i] = value.flat[0]
+    missing = np.flatnonzero(~np.isfinite(out)).tolist()  # absent, malformed or non-finite
+
+    # The output kind decided when these entries were computed: adopted so that a cached or
+    # resumed run reports (and, for the missing images, uses) the same one.
+    meta_ns = f"{model.hash}/#output_kind"
+    stored = cache.get_many(meta_ns, [tag]).get(tag)
+    if model.output_kind is None and stored is not None and stored.size == 1 \
+            and str(stored.reshape(())) in OUTPUT_KINDS:
+        model.adopt_output_kind(str(stored.reshape(())))
+    if not missing:
+        return out
+
+    batch = images() if callable(images) else images
+    if len(batch) != n:
+        raise ValueError(f"got {len(batch)} images for {n} image_keys")
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(missing), desc=f"predict {variant}", unit="img", leave=False)
+    try:
+        for start in range(0, len(missing), batch_size):
+            idx = np.asarray(missing[start : start + batch_size])
+            p = model.predict_proba(batch[idx], batch_size=batch_size)
+            out[idx] = p
+            cache.put_many(namespace, {keys[i]: np.float64(v) for i, v in zip(idx, p)})
+            if stored is None and model.output_kind is not None:
+                stored = np.array(model.output_kind)
+                cache.put_many(meta_ns, {tag: stored})
+            if bar is not None:
+                bar.update(len(idx))
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
+def cache_tag(parts: dict) -> str:
+    """Short stable digest of the settings that change a model's positive-class probability."""
+    text = repr(sorted(parts.items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
