@@ -6,7 +6,7 @@ noise, white_balance_warm/cool, defocus_blur, motion_blur, and ImageNet-C's para
 (``imagenet_c_*``). See :mod:`perturbations.registry` for the API.
 """
 from perturbations.registry import (FAMILIES, SEVERITIES, Prepared, Variant, achieved, apply, families,
-                                    image_seeds, ladder, prepare, preset, presets)
+                                    image_seeds, ladder, load_preset, prepare, presets)
 
 __all__ = ["FAMILIES", "SEVERITIES", "Prepared", "Variant", "achieved", "apply", "families", "image_seeds",
-           "ladder", "prepare", "preset", "presets"]
+           "ladder", "load_preset", "prepare", "presets"]

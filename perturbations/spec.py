@@ -1,0 +1,68 @@
+"""What a perturbation family is: its parameter table, its pure kernel, and how it is applied.
+
+Every family module (``brightness.py``, ``blur.py``, ...) declares its families as
+:class:`FamilySpec` values; :mod:`perturbations.registry` collects them. The table is the one place
+where a family's physical parameters are defined: severity (1..5) -> keyword arguments of the
+kernel, which are also what ``Variant.requested`` reports. Severity 0 is the identity and has no
+row: :func:`perturbations.apply` returns a copy of the input for it without calling the kernel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+KINDS = ("colour", "blur", "noise", "compression")
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """One perturbation family.
+
+    Attributes
+    ----------
+    name : str
+        The family's name as used in variant names (``f"{name}@{severity}"``).
+    kernel : callable
+        Pure function ``kernel(images, **params) -> images`` on a uint8 batch (N, H, W, 3).
+        Regional families also take ``masks=`` (bool (N, H, W) or None); CIELAB families take
+        ``lab=`` (the batch's float32 CIELAB, computed by the kernel when None).
+    table : mapping
+        severity (1..5) -> the physical parameters passed to the kernel.
+    version : int
+        Bumped whenever the kernel's output changes; part of every cache key.
+    kind : str
+        ``"colour"``, ``"blur"``, ``"noise"`` or ``"compression"``: which achieved measures matter
+        (ΔL*, Δa*, Δb*, ΔITA for colour; the high-frequency loss for blur).
+    uses_mask : bool
+        The kernel acts on the masked region (whole image when masks are None).
+    uses_lab : bool
+        The kernel works in CIELAB and accepts a precomputed ``lab=``.
+    sample : callable or None
+        Stochastic families only: ``sample(params, seeds) -> extra kernel kwargs``, where ``seeds``
+        is one uint64 per image derived from (seed, family, severity, image id). The kernel stays a
+        pure function of the images and these kwargs.
+    credit : str
+        Where the parameters come from, when they are someone else's.
+    """
+
+    name: str
+    kernel: Callable[..., np.ndarray]
+    table: Mapping[int, Mapping[str, Any]]
+    version: int = 1
+    kind: str = "colour"
+    uses_mask: bool = False
+    uses_lab: bool = False
+    sample: Callable[[Mapping[str, Any], np.ndarray], dict] | None = None
+    credit: str = ""
+
+    def __post_init__(self) -> None:
+        if sorted(self.table) != [1, 2, 3, 4, 5]:
+            raise ValueError(f"{self.name}: table must define severities 1..5, got {sorted(self.table)}")
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+
+    @property
+    def stochastic(self) -> bool:
+        return self.sample is not None
