@@ -1,0 +1,169 @@
+"""Render a run directory into ``report.html``, ``summary.md`` and ``model_card.md``.
+
+The report is one self-contained file: styles inline, plots and thumbnails as data URIs, a
+Content-Security-Policy that forbids scripts and every load from elsewhere. Jinja2 autoescapes
+every string, so a file or class name is always shown as text.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from reports import context as ctx
+from reports.assets import Thumbnails
+from reports.fmt import human_size
+
+REPORT_FILE = "report.html"
+SUMMARY_FILE = "summary.md"
+MODEL_CARD_FILE = "model_card.md"
+COMPARE_DIR = "compare"   # where ``harness compare`` writes comparison.json by default
+
+
+_ENVS: dict[bool, jinja2.Environment] = {}
+
+
+def environment(*, strict: bool = False) -> jinja2.Environment:
+    """The HTML template environment (autoescape on), built once.
+
+    ``strict`` makes a name missing from the view model an error (tests); otherwise it prints
+    as nothing.
+    """
+    if strict not in _ENVS:
+        _ENVS[strict] = jinja2.Environment(
+            loader=jinja2.PackageLoader("reports", "templates"),
+            autoescape=True,  # every template is HTML: escape everything, whatever its extension
+            undefined=jinja2.StrictUndefined if strict else jinja2.ChainableUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    return _ENVS[strict]
+
+
+def _read_results(run_dir: Path) -> dict:
+    from harness.results import read_results
+
+    return read_results(run_dir)
+
+
+def _read_samples(run_dir: Path) -> pd.DataFrame | None:
+    path = run_dir / "samples.csv"
+    if not path.is_file():
+        return None
+    from harness.results import read_samples
+
+    return read_samples(run_dir)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def plain_json(value: Any) -> Any:
+    """A deep copy in plain JSON types: numpy scalars and arrays to Python, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return plain_json(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _comparison_beside(run: Path, results: dict) -> dict | None:
+    """``run/compare/comparison.json`` (where ``harness compare`` writes by default) when it compares
+    this very model on these very images; None otherwise."""
+    path = run / COMPARE_DIR / "comparison.json"
+    if not path.is_file():
+        return None
+    try:
+        comparison = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(comparison, dict):
+        return None
+    cand, data = comparison.get("candidate") or {}, comparison.get("dataset") or {}
+    same_model = cand.get("hash") == (results.get("model") or {}).get("hash")
+    same_data = data.get("fingerprint") == (results.get("dataset") or {}).get("fingerprint")
+    return plain_json(comparison) if same_model and same_data else None
+
+
+def build_view(run_dir: str | Path, *, results: dict | None = None, gallery_limit: int = 12,
+               strip_images: int = 2, strict: bool = False) -> dict[str, Any]:
+    """The view model of a run directory (see :func:`reports.context.build_context`)."""
+    run = Path(run_dir)
+    if results is None:
+        results = _read_results(run)
+    # The report sees what results.json holds: plain JSON types, no NaN.
+    results = plain_json(results)
+    if "comparison" not in results:
+        found = _comparison_beside(run, results)
+        if found is not None:
+            results["comparison"] = found
+    samples = _read_samples(run)
+    return ctx.build_context(results, samples, Thumbnails(run), gallery_limit=gallery_limit,
+                             strip_images=strip_images, strict=strict)
+
+
+def render_html(view: dict[str, Any], *, strict: bool = False) -> str:
+    """The report's HTML for a view model."""
+    return environment(strict=strict).get_template("report.html").render(**view)
+
+
+def render_report(run_dir: str | Path, *, results: dict | None = None, gallery_limit: int = 12,
+                  strip_images: int = 2, strict: bool = False) -> Path:
+    """Write ``run_dir/report.html`` (plus ``summary.md`` and ``model_card.md``) and return its path.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory with ``results.json``, ``samples.csv`` and ``thumbs/``.
+    results : dict, optional
+        The results already in memory (as written to ``results.json``); read from the run
+        directory when None.
+    gallery_limit : int
+        Most pictures per misclassification list (per group, false positives and negatives each).
+    strip_images : int
+        How many images are shown across the whole perturbation ladder.
+    strict : bool
+        Raise when a section cannot be rendered, instead of showing why in the report.
+
+    Returns
+    -------
+    Path
+        ``run_dir/report.html``.
+    """
+    from reports.markdown import render_model_card, render_summary
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    view = build_view(run, results=results, gallery_limit=gallery_limit, strip_images=strip_images,
+                      strict=strict)
+    out = run / REPORT_FILE
+    _atomic_write(out, render_html(view, strict=strict))
+    _atomic_write(run / SUMMARY_FILE, render_summary(view))
+    _atomic_write(run / MODEL_CARD_FILE, render_model_card(view))
+    return out
+
+
+def report_size(path: str | Path) -> str:
+    """``"report.html (2.3 MB)"``: what the run prints at its end."""
+    p = Path(path)
+    return f"{p.name} ({human_size(p.stat().st_size)})"
