@@ -1,0 +1,605 @@
+"""``compare``: is the candidate model really better than the baseline, and for whom?
+
+Both runs must be audits of the same images (equal dataset fingerprints). Everything is read from
+the two run directories (``results.json`` + ``samples.csv``); no model is run.
+
+Per grouping (the estimated skin tone ``group`` and every label grouping both runs have), on the
+clean images: the paired difference ``candidate − baseline`` of every cell metric, overall and per
+group, with percentile intervals over the *same* stratified resamples for both models
+(``harness.metrics.bootstrap_indices`` with the runs' seed), McNemar's test on the paired
+correct/incorrect predictions (each model at its own threshold), which groups got better or worse
+(the paired interval excludes 0), the change of every between-group gap, and the shift of the
+operating and best per-group thresholds. Per perturbed variant both runs have: paired deltas of
+flip statistics, balanced accuracy and AUC; per family the corruption error of the candidate
+relative to the baseline (mCE-style) with paired intervals. Where both runs have Grad-CAM drift,
+the change of its medians.
+
+``run_compare`` adds gates (absolute gates on the candidate, regression gates on the
+comparison), writes ``comparison.json``, ``comparison.html`` and (with gates) ``junit.xml``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import UserError
+# One table of metrics and directions for gates and compare.
+from harness.gate_file import CELL_METRICS, REGRESSION_VARIANT_METRICS, higher_is_better
+
+SCHEMA_ID = "dermatrace.comparison/1"
+COMPARISON_FILE = "comparison.json"
+
+#: Paired deltas per perturbed variant (what regression gates on perturbed images can read).
+ROBUSTNESS_DELTAS: tuple[str, ...] = REGRESSION_VARIANT_METRICS
+#: Metrics named in the summary lines.
+HEADLINE: tuple[str, ...] = ("balanced_accuracy", "sensitivity", "specificity", "roc_auc")
+
+PAIRED_RULE = (
+    "paired percentile bootstrap: one stratified (group x label) resample matrix per grouping, "
+    "drawn from the seed, applied to both models, so every interval is of candidate − baseline "
+    "on the same images; a group is better or worse when that interval excludes 0"
+)
+CE_RULE = (
+    "error = 1 − balanced accuracy; ce[family] = Σ_s err_candidate(s) / Σ_s err_baseline(s) over "
+    "the severities both runs have (< 1: the candidate errs less under that corruption); "
+    "relative_ce uses errors above each model's own clean error; mce / relative_mce = mean over "
+    "families; intervals are paired bootstrap"
+)
+
+
+@dataclass
+class Run:
+    """One run directory, read."""
+
+    path: Path
+    results: dict
+    files: list[str]
+    labels: np.ndarray          # (N,) str
+    p: dict[str, np.ndarray]    # variant -> (N,) float64 ("clean" included)
+    columns: dict[str, np.ndarray]   # samples.csv columns by name (object arrays)
+
+    @property
+    def threshold(self) -> float:
+        return float(self.results["model"]["threshold"])
+
+    @property
+    def positive_class(self) -> str:
+        return str(self.results["model"]["positive_class"])
+
+    @property
+    def metrics(self) -> dict:
+        return self.results.get("metrics") or {}
+
+
+def read_run(run_dir: str | Path) -> Run:
+    """Read a run directory's ``results.json`` and ``samples.csv`` (UserError when unusable)."""
+    from harness.results import read_results, read_samples, variant_column
+
+    path = Path(run_dir)
+    results = read_results(path)
+    for key in ("model", "dataset", "metrics"):
+        if not isinstance(results.get(key), dict):
+            raise UserError(f"{path}: results.json has no {key!r} section; re-run the audit")
+    samples = read_samples(path)
+    for col in ("file", "label", "p"):
+        if col not in samples.columns:
+            raise UserError(f"{path}/samples.csv: no {col!r} column; re-run the audit")
+    p = {"clean": samples["p"].to_numpy(dtype=np.float64)}
+    for v in results["metrics"].get("variants") or []:
+        if v == "clean":
+            continue
+        col = variant_column(v)
+        if col not in samples.columns:
+            raise UserError(f"{path}/samples.csv: no {col!r} column although results.json lists "
+                            f"variant {v}; re-run the audit")
+        p[v] = samples[col].to_numpy(dtype=np.float64)
+    return Run(path=path, results=results, files=[str(f) for f in samples["file"]],
+               labels=samples["label"].astype(str).to_numpy(), p=p,
+               columns={c: samples[c].to_numpy(dtype=object) for c in samples.columns})
+
+
+def _check_same_images(base: Run, cand: Run) -> np.ndarray:
+    """Candidate row order aligned to the baseline's (UserError when the images differ)."""
+    fb = base.results["dataset"].get("fingerprint")
+    fc = cand.results["dataset"].get("fingerprint")
+    if not fb or fb != fc:
+        raise UserError(f"--baseline {base.path} and --candidate {cand.path} are not audits of the "
+                        f"same images (dataset fingerprints {str(fb)[:12]} and {str(fc)[:12]}); "
+                        f"audit both models on the same data")
+    if base.positive_class != cand.positive_class:
+        raise UserError(f"--baseline {base.path} and --candidate {cand.path} use different positive "
+                        f"classes ({base.positive_class!r} and {cand.positive_class!r}); audit both "
+                        f"with the same --positive-class")
+    pos = {f: i for i, f in enumerate(cand.files)}
+    if len(pos) != len(cand.files) or sorted(pos) != sorted(base.files):
+        raise UserError(f"{cand.path}/samples.csv and {base.path}/samples.csv do not list the same "
+                        f"files; re-run both audits")
+    order = np.array([pos[f] for f in base.files], dtype=np.int64)
+    if not np.array_equal(cand.labels[order], base.labels):
+        raise UserError(f"{cand.path}/samples.csv and {base.path}/samples.csv disagree on labels; "
+                        f"re-run both audits")
+    return order
+
+
+_MISSING = frozenset({"", "-1", "nan", "NA", "<NA>", "None"})
+
+
+def _group_label(x) -> str:
+    """A samples.csv group value as the metrics section names it: missing (empty, NaN, -1, NA)
+    -> "unknown", an integral float -> an integer ("3.0" -> "3"), as the pipeline labels them."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "unknown"
+    text = str(int(x)) if isinstance(x, float) and x.is_integer() else str(x).strip()
+    return "unknown" if text in _MISSING else text
+
+
+def _grouping_labels(run: Run, grouping: str, n: int) -> np.ndarray | None:
+    """Per-image group labels of a grouping, checked against the run's counts."""
+    gr = run.metrics["groupings"][grouping]
+    if grouping == "all":
+        return np.full(n, "all")
+    if grouping not in run.columns:
+        return None
+    labels = np.array([_group_label(x) for x in run.columns[grouping]], dtype=str)
+    for g, st in (gr.get("status") or {}).items():
+        if int(np.count_nonzero(labels == g)) != int(st.get("n", -1)):
+            raise UserError(f"{run.path}/samples.csv: column {grouping!r} does not match "
+                            f"results.json (group {g}: {int(np.count_nonzero(labels == g))} rows, "
+                            f"{st.get('n')} in results); re-run the audit")
+    return labels
+
+
+# ---------------------------------------------------------------------------------- compare
+def compare_runs(baseline_dir: str | Path, candidate_dir: str | Path, *, n_boot: int = 1000,
+                 seed: int = 0) -> dict:
+    """Compare two audits of the same images.
+
+    Parameters
+    ----------
+    baseline_dir, candidate_dir : run directories written by ``harness run``.
+    n_boot : bootstrap resamples for the paired intervals.
+    seed : seed of the resamples (the runs' own seed reproduces their resample matrices).
+
+    Returns
+    -------
+    The JSON-ready comparison (schema ``dermatrace.comparison/1``, docs/comparison.md).
+
+    Raises
+    ------
+    UserError
+        The runs are not of the same images (fingerprints differ), use different positive
+        classes, or their files are unreadable.
+    """
+    return compare(read_run(baseline_dir), read_run(candidate_dir), n_boot=n_boot, seed=seed)
+
+
+def compare(base: Run, cand: Run, *, n_boot: int = 1000, seed: int = 0) -> dict:
+    """:func:`compare_runs` on runs already read."""
+    if n_boot < 1:
+        raise UserError(f"n_boot: must be >= 1 (got {n_boot!r})")
+    order = _check_same_images(base, cand)
+    cand_p = {v: a[order] for v, a in cand.p.items()}
+    y = base.labels == base.positive_class
+    settings = base.metrics.get("settings") or {}
+    level = float(settings.get("ci_level") or 0.95)
+    exclude = [str(g) for g in settings.get("gap_exclude") or ["unknown"]]
+    variants = [v for v in base.metrics.get("variants") or ["clean"] if v in cand.p]
+    only = {"baseline": [v for v in base.p if v not in cand.p],
+            "candidate": [v for v in cand.p if v not in base.p]}
+    groupings = {}
+    for name in base.metrics["groupings"]:
+        if name not in cand.metrics.get("groupings", {}):
+            continue
+        labels = _grouping_labels(base, name, y.size)
+        if labels is None:
+            continue
+        cand_labels = _grouping_labels(cand, name, y.size)
+        disagree = (int(np.count_nonzero(cand_labels[order] != labels))
+                    if cand_labels is not None else None)
+        groupings[name] = _compare_grouping(
+            name, labels, y=y, base=base, cand=cand, p_base=base.p, p_cand=cand_p,
+            variants=variants, n_boot=n_boot, seed=seed, level=level, exclude=exclude)
+        groupings[name]["group_label_disagreements"] = disagree
+    comparison = {
+        "schema": SCHEMA_ID,
+        "baseline": _run_info(base),
+        "candidate": _run_info(cand),
+        "dataset": {"fingerprint": base.results["dataset"].get("fingerprint"),
+                    "n_images": int(y.size), "positive_class": base.positive_class,
+                    "n_positive": int(y.sum()), "n_negative": int(y.size - y.sum())},
+        "settings": {"n_boot": int(n_boot), "seed": int(seed), "ci_level": level,
+                     "gap_exclude": exclude, "paired": PAIRED_RULE,
+                     "mcnemar": _mcnemar_rule(), "corruption_error": CE_RULE,
+                     "group_labels": "the baseline run's group of each image"},
+        "variants": variants,
+        "variants_only_in": only,
+        "groupings": groupings,
+        "gradcam": _drift_deltas(base.results.get("gradcam"), cand.results.get("gradcam"),
+                                 variants),
+    }
+    comparison["summary"] = summary_lines(comparison)
+    return comparison
+
+
+def _mcnemar_rule() -> str:
+    from harness.compare_stats import MCNEMAR_RULE
+
+    return MCNEMAR_RULE
+
+
+def _run_info(run: Run) -> dict:
+    m = run.results["model"]
+    return {"run": str(run.path), "model": m.get("name") or Path(str(m.get("path", ""))).stem,
+            "path": m.get("path"), "hash": m.get("hash"), "format": m.get("format"),
+            "threshold": float(m["threshold"]), "positive_class": m.get("positive_class"),
+            "recipe": (m.get("sidecar") or {}).get("recipe")}
+
+
+def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run, p_base, p_cand,
+                      variants: list[str], n_boot: int, seed: int, level: float,
+                      exclude: list[str]) -> dict:
+    from harness.compare_stats import (cell_replicates_many, delta_entry, flip_replicates_many,
+                                       mcnemar)
+    from harness.metrics import bootstrap_indices, counts_from_indices
+
+    gr_b = base.metrics["groupings"][name]
+    gr_c = cand.metrics["groupings"][name]
+    groups = [str(g) for g in gr_b.get("groups") or sorted(set(labels.tolist()))]
+    status = gr_b.get("status") or {}
+    n = y.size
+    idx = bootstrap_indices(labels, y, n_boot=n_boot, seed=seed)
+    W = np.vstack([np.ones((1, n)), counts_from_indices(idx, n)])
+    cells = [("overall", np.arange(n))] + [(g, np.flatnonzero(labels == g)) for g in groups]
+    ok = {c: (c == "overall" or (status.get(c) or {}).get("status") == "ok") for c, _ in cells}
+    tb, tc = base.threshold, cand.threshold
+    perturbed = [v for v in variants if v != "clean"]
+
+    clean_reps: dict[str, tuple[dict, dict]] = {}
+    deltas: dict[str, dict] = {}
+    robustness: dict[str, dict] = {v: {} for v in perturbed}
+    ba_reps: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    mc = {}
+    for cell, m in cells:
+        yc = y[m]
+        mc[cell] = mcnemar((p_base["clean"][m] >= tb) == yc, (p_cand["clean"][m] >= tc) == yc)
+        if not ok[cell]:
+            why = (status.get(cell) or {}).get("reason") or "too few images"
+            deltas[cell] = {"status": "insufficient", "reason": why}
+            for v in robustness:
+                robustness[v][cell] = {"status": "insufficient", "reason": why}
+            continue
+        Wc = W[:, m]
+        # rows: (baseline, candidate) x ("clean", *perturbed), one matrix product per cell
+        order = [(v, k) for v in ["clean"] + perturbed for k in (0, 1)]
+        P = np.stack([(p_base if k == 0 else p_cand)[v][m] for v, k in order])
+        T = [tb if k == 0 else tc for _, k in order]
+        reps = cell_replicates_many(yc, P, thresholds=T, weights=Wc)
+        row = {key: i for i, key in enumerate(order)}
+
+        def rep(metric, v, k, reps=reps, row=row):
+            return reps[metric][row[(v, k)]]
+
+        rb = {metric: rep(metric, "clean", 0) for metric in CELL_METRICS}
+        rc = {metric: rep(metric, "clean", 1) for metric in CELL_METRICS}
+        clean_reps[cell] = (rb, rc)
+        deltas[cell] = {"status": "ok", **{
+            metric: delta_entry(rb[metric], rc[metric], higher_is_better=higher,
+                                level=level, n=int(m.size),
+                                why=f"{metric} undefined for either model")
+            for metric, higher in CELL_METRICS.items()}}
+        ba_reps[cell] = {"clean": (rb["balanced_accuracy"], rc["balanced_accuracy"])}
+        if perturbed:
+            pairs = [(v, k) for v in perturbed for k in (0, 1)]
+            fl = flip_replicates_many(
+                yc, np.stack([(p_base if k == 0 else p_cand)["clean"][m] for _, k in pairs]),
+                np.stack([(p_base if k == 0 else p_cand)[v][m] for v, k in pairs]),
+                thresholds=[tb if k == 0 else tc for _, k in pairs], weights=Wc)
+            frow = {key: i for i, key in enumerate(pairs)}
+        for v in perturbed:
+            def stat(name, k, v=v):
+                if name in fl:
+                    return fl[name][frow[(v, k)]]
+                return rep(name, v, k)
+
+            robustness[v][cell] = {"status": "ok", **{
+                s: delta_entry(stat(s, 0), stat(s, 1), higher_is_better=higher_is_better(s),
+                               level=level, n=int(m.size), why=f"{s} undefined for either model")
+                for s in ROBUSTNESS_DELTAS}}
+            ba_reps[cell][v] = (rep("balanced_accuracy", v, 0), rep("balanced_accuracy", v, 1))
+
+    gap_groups = [g for g in gr_b.get("gap_groups") or [] if g in (gr_c.get("gap_groups") or [])
+                  and g in clean_reps]
+    return {
+        "groups": groups,
+        "gap_groups": gap_groups,
+        "status": {g: status.get(g) for g in groups},
+        "deltas": {"overall": deltas["overall"], "groups": {g: deltas[g] for g in groups}},
+        "mcnemar": {"overall": mc["overall"], "groups": {g: mc[g] for g in groups}},
+        "changes": _changes(deltas, groups),
+        "gaps": _gap_deltas(clean_reps, gap_groups, level=level),
+        "thresholds": _threshold_shifts(gr_b, gr_c, groups, tb, tc),
+        "robustness": {v: {"overall": robustness[v]["overall"],
+                           "groups": {g: robustness[v][g] for g in groups}} for v in robustness},
+        "corruption_error": _corruption_error(ba_reps, groups, variants, level=level),
+    }
+
+
+def _changes(deltas: dict, groups: list[str]) -> list[dict]:
+    """Every (cell, metric) whose paired interval excludes 0."""
+    out = []
+    for cell in ["overall"] + groups:
+        d = deltas[cell]
+        if d.get("status") != "ok":
+            continue
+        for metric in CELL_METRICS:
+            e = d[metric]
+            if e["change"] in ("better", "worse"):
+                out.append({"group": None if cell == "overall" else cell, "metric": metric,
+                            "change": e["change"], "delta": e["delta"], "ci": e["ci"],
+                            "baseline": e["baseline"], "candidate": e["candidate"]})
+    return out
+
+
+def _gap_deltas(clean_reps: dict, gap_groups: list[str], *, level: float) -> dict:
+    """Change of every max − min gap (groups fixed by each model's point estimate) and of the
+    equalized-odds difference, paired over the same resamples."""
+    from harness.compare_stats import delta_entry, nan_spread
+
+    if len(gap_groups) < 2:
+        return {"status": "insufficient", "groups": gap_groups, "metrics": {},
+                "reason": f"fewer than 2 groups with enough evidence in both runs "
+                          f"(got {len(gap_groups)})"}
+    out = {"status": "ok", "reason": None, "groups": gap_groups, "metrics": {}}
+    for metric in CELL_METRICS:
+        gaps, pairs = [], []
+        for k in (0, 1):
+            reps = np.stack([clean_reps[g][k][metric] for g in gap_groups])   # (G, R)
+            pts = reps[:, 0]
+            defined = ~np.isnan(pts)
+            if defined.sum() < 2:
+                gaps.append(np.full(reps.shape[1], np.nan))
+                pairs.append(None)
+                continue
+            imax = int(np.where(defined, pts, -np.inf).argmax())
+            imin = int(np.where(defined, pts, np.inf).argmin())
+            gaps.append(reps[imax] - reps[imin])
+            pairs.append([gap_groups[imax], gap_groups[imin]])
+        e = delta_entry(gaps[0], gaps[1], higher_is_better=False, level=level, n=None,
+                        why=f"{metric} gap undefined for either model")
+        out["metrics"][metric] = {**e, "baseline_groups": pairs[0], "candidate_groups": pairs[1]}
+    eod = []
+    for k in (0, 1):
+        tpr = np.stack([clean_reps[g][k]["sensitivity"] for g in gap_groups])
+        fpr = 1.0 - np.stack([clean_reps[g][k]["specificity"] for g in gap_groups])
+        eod.append(np.maximum(nan_spread(tpr), nan_spread(fpr)))
+    out["equalized_odds_difference"] = delta_entry(
+        eod[0], eod[1], higher_is_better=False, level=level, n=None,
+        why="TPR or FPR undefined for either model")
+    return out
+
+
+def _threshold_shifts(gr_b: Mapping, gr_c: Mapping, groups: list[str], tb: float,
+                      tc: float) -> dict:
+    def shift(b, c):
+        b = b if isinstance(b, (int, float)) else None
+        c = c if isinstance(c, (int, float)) else None
+        return {"baseline": b, "candidate": c,
+                "shift": None if b is None or c is None else float(c - b)}
+
+    def cell(key):
+        tb_ = (gr_b.get("thresholds") or {})
+        tc_ = (gr_c.get("thresholds") or {})
+        b = tb_.get("overall") if key is None else (tb_.get("groups") or {}).get(key)
+        c = tc_.get("overall") if key is None else (tc_.get("groups") or {}).get(key)
+        b, c = b or {}, c or {}
+        if b.get("status") != "ok" or c.get("status") != "ok":
+            return {"status": "insufficient",
+                    "reason": b.get("reason") or c.get("reason") or "no threshold curve"}
+        return {"status": "ok",
+                "best_macro_f1": shift((b.get("best_macro_f1") or {}).get("threshold"),
+                                       (c.get("best_macro_f1") or {}).get("threshold")),
+                "for_target_sensitivity": shift(
+                    (b.get("for_target_sensitivity") or {}).get("threshold"),
+                    (c.get("for_target_sensitivity") or {}).get("threshold"))}
+
+    return {"operating": shift(tb, tc),
+            "target_sensitivity": (gr_b.get("thresholds") or {}).get("target_sensitivity"),
+            "overall": cell(None), "groups": {g: cell(g) for g in groups}}
+
+
+def _corruption_error(ba_reps: dict, groups: list[str], variants: list[str], *,
+                      level: float) -> dict:
+    """mCE-style corruption error of the candidate relative to the baseline, per cell, with
+    paired intervals (error = 1 − balanced accuracy)."""
+    from harness.compare_stats import interval_entry
+    from harness.gates import run_families
+
+    fams = run_families(variants)
+    if not fams:
+        return {"status": "skipped", "reason": "no perturbation families in both runs"}
+
+    def cell_ce(reps: dict) -> dict:
+        eb0, ec0 = 1.0 - reps["clean"][0], 1.0 - reps["clean"][1]
+        ce, rce = {}, {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for fam, sevs in fams.items():
+                eb = sum(1.0 - reps[f"{fam}@{s}"][0] for s in sevs)
+                ec = sum(1.0 - reps[f"{fam}@{s}"][1] for s in sevs)
+                ce[fam] = np.where(eb > 0, ec / np.where(eb > 0, eb, 1.0), np.nan)
+                den = eb - len(sevs) * eb0
+                num = ec - len(sevs) * ec0
+                rce[fam] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        out = {"ce": {}, "relative_ce": {}}
+        for key, mean_key, table in (("ce", "mce", ce), ("relative_ce", "relative_mce", rce)):
+            why = ("the baseline makes no error under this corruption" if key == "ce" else
+                   "the baseline's error does not rise above its clean error")
+            for fam, rep in table.items():
+                out[key][fam] = interval_entry(rep, level=level, why=why)
+            usable = [rep for rep in table.values() if np.isfinite(rep[0])]
+            out[mean_key] = (interval_entry(np.mean(usable, axis=0), level=level,
+                                             why="undefined for a family")
+                              if usable else {"value": None, "ci": None,
+                                              "reason": "undefined for every family"})
+        return out
+
+    return {"status": "ok", "reason": None, "error": "1 - balanced_accuracy",
+            "families": {f: list(s) for f, s in fams.items()},
+            "overall": cell_ce(ba_reps["overall"]),
+            "groups": {g: cell_ce(ba_reps[g]) if g in ba_reps else None for g in groups}}
+
+
+def _drift_deltas(gb, gc, variants: list[str]) -> dict:
+    """Change of the Grad-CAM drift medians (point values; per-image drift is not stored, so
+    each run's own interval is shown instead of a paired one)."""
+    for g in (gb, gc):
+        if not isinstance(g, Mapping) or not g.get("available"):
+            why = (g or {}).get("reason") if isinstance(g, Mapping) else None
+            return {"available": False,
+                    "reason": f"Grad-CAM drift is not in both runs ({why or 'not computed'})"}
+    common = [v for v in variants if v in (gb.get("drift") or {}) and v in (gc.get("drift") or {})]
+    if not common:
+        return {"available": False, "reason": "no perturbed variant has Grad-CAM drift in both runs"}
+
+    def entry(b, c):
+        b, c = b or {}, c or {}
+        mb, mc = b.get("median"), c.get("median")
+        return {"baseline": mb, "baseline_ci": b.get("median_ci"), "candidate": mc,
+                "candidate_ci": c.get("median_ci"), "n": c.get("n"),
+                "delta": None if mb is None or mc is None else float(mc - mb), "ci": None}
+
+    out = {}
+    for v in common:
+        db, dc = gb["drift"][v], gc["drift"][v]
+        metrics = [k for k in (db.get("metrics") or {}) if k in (dc.get("metrics") or {})]
+        part = {"overall": {k: entry((db.get("overall") or {}).get("all", {}).get(k),
+                                     (dc.get("overall") or {}).get("all", {}).get(k))
+                            for k in metrics},
+                "groups": {}}
+        for g in sorted(set(db.get("by_group") or {}) & set(dc.get("by_group") or {})):
+            part["groups"][g] = {k: entry(db["by_group"][g].get("all", {}).get(k),
+                                          dc["by_group"][g].get("all", {}).get(k))
+                                 for k in metrics}
+        out[v] = part
+    return {"available": True,
+            "reason": "per-image drift is not stored in a run: deltas are of the two medians, "
+                      "shown with each run's own interval",
+            "variants": out}
+
+
+# ---------------------------------------------------------------------------------- summary
+def _num(x, signed=False) -> str:
+    if not isinstance(x, (int, float)):
+        return "undefined"
+    return f"{x:+.3f}" if signed else f"{x:.3f}"
+
+
+def _ci(ci) -> str:
+    return f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+
+
+def summary_lines(comparison: Mapping) -> list[str]:
+    """One-line findings: the pairing, headline deltas, McNemar, group changes, mCE."""
+    b, c = comparison["baseline"], comparison["candidate"]
+    ds = comparison["dataset"]
+    lines = [f"compare: baseline {b['model']} (threshold {b['threshold']:.3f}) vs candidate "
+             f"{c['model']} (threshold {c['threshold']:.3f}) on the same {ds['n_images']} images "
+             f"(fingerprint {str(ds['fingerprint'])[:12]})"]
+    gr = (comparison.get("groupings") or {}).get("group") or \
+        next(iter((comparison.get("groupings") or {}).values()), None)
+    if not gr:
+        return lines
+    overall = gr["deltas"]["overall"]
+    for metric in HEADLINE:
+        e = overall[metric]
+        lines.append(f"{metric}: {_num(e['baseline'])} -> {_num(e['candidate'])}, "
+                     f"delta {_num(e['delta'], True)}{_ci(e['ci'])} ({e['change']})")
+    m = gr["mcnemar"]["overall"]
+    stat = f", chi2 {m['statistic']:.2f}" if m["statistic"] is not None else ""
+    lines.append(f"McNemar: candidate alone right on {m['candidate_only_correct']}, baseline alone "
+                 f"on {m['baseline_only_correct']} of {m['n']} images; {m['method']}{stat}, "
+                 f"p = {m['p_value']:.3g}")
+    for grouping, g in (comparison.get("groupings") or {}).items():
+        for kind in ("worse", "better"):
+            hits = [x for x in g["changes"] if x["change"] == kind and x["group"] is not None
+                    and x["metric"] in HEADLINE]
+            if hits:
+                lines.append(f"{kind} ({grouping}): " + "; ".join(
+                    f"{x['group']} {x['metric']} {_num(x['delta'], True)}{_ci(x['ci'])}"
+                    for x in hits))
+    ce = gr.get("corruption_error") or {}
+    if ce.get("status") == "ok":
+        mce = ce["overall"]["mce"]
+        if mce["value"] is not None:
+            ci = f" [{mce['ci'][0]:.3f}, {mce['ci'][1]:.3f}]" if mce["ci"] else ""
+            lines.append(f"mCE of the candidate relative to the baseline: {mce['value']:.3f}{ci} "
+                         f"(< 1: fewer errors under the perturbations)")
+    return lines
+
+
+# ------------------------------------------------------------------------------ the command
+def run_compare(*, baseline: str | Path, candidate: str | Path, out: str | Path,
+                gates: str | Path | None = None, strict: bool = False, seed: int = 0,
+                n_boot: int | None = None) -> dict:
+    """Compare two runs, judge gates, write ``comparison.json``, ``comparison.html`` (and
+    ``junit.xml`` with gates) into ``out``.
+
+    Parameters
+    ----------
+    baseline, candidate : run directories of the same images.
+    out : output folder (created).
+    gates : a gate file: its absolute gates are judged on the candidate run, its regression gates
+        (``max_regression``) on the comparison.
+    strict : WARN fails too.
+    seed : seed of the paired resamples.
+    n_boot : resamples; default the baseline run's own ``n_boot``.
+
+    Returns
+    -------
+    ``{"report": Path of comparison.html, "passed": bool, "lines": [one-line summaries],
+    "comparison": Path of comparison.json}``.
+    """
+    from harness.gates import (evaluate_gates, evaluate_regression_gates, format_verdicts,
+                               gates_section, load_gates, write_junit)
+    from harness.results import write_results
+
+    gate_list = load_gates(gates) if gates else None     # a malformed file stops here
+    base, cand = read_run(baseline), read_run(candidate)
+    if n_boot is None:
+        n_boot = int((base.metrics.get("settings") or {}).get("n_boot") or 1000)
+    comparison = compare(base, cand, n_boot=n_boot, seed=seed)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = list(comparison["summary"])
+    passed = True
+    if gate_list is not None:
+        absolute = evaluate_gates(cand.results, gate_list, strict=strict)["verdicts"]
+        section = gates_section(absolute + evaluate_regression_gates(comparison, gate_list),
+                                strict=strict)
+        comparison["gates"] = section
+        write_junit(section, out_dir / "junit.xml")
+        lines.extend(format_verdicts(section).splitlines())
+        passed = bool(section["passed"])
+    json_path = out_dir / COMPARISON_FILE
+    write_results(json_path, comparison)
+    from reports.comparison import render_comparison
+
+    report = render_comparison(out_dir, comparison)
+    return {"report": report, "passed": passed, "lines": lines, "comparison": json_path}
+
+
+def read_comparison(path: str | Path) -> dict:
+    """Read a ``comparison.json`` (or the folder holding it)."""
+    p = Path(path)
+    p = p / COMPARISON_FILE if p.is_dir() else p
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{p}: not a readable {COMPARISON_FILE} ({type(exc).__name__})") from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID:
+        raise UserError(f"{p}: not a DermaTrace comparison (schema {data.get('schema')!r})")
+    return data
