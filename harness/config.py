@@ -7,7 +7,7 @@ the pipeline. No other module reads options, files or environment variables on i
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ class AuditConfig:
     strict: bool = False
     data_root: str | None = None
     thumbnails: bool = True
-    extra: dict = field(default_factory=dict)
+    attention_regions: dict | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The configuration as it goes into ``results.json`` (plain JSON types)."""
@@ -98,6 +98,7 @@ _YAML_KEYS: dict[str, type | tuple[type, ...]] = {
     "seed": int,
     "positive_class": str,
     "thumbnails": bool,
+    "attention_regions": dict,
 }
 
 
@@ -218,6 +219,15 @@ def build_config(*, model: str, data: str, out: str | Path, config: str | None =
     ts = float(merged.get("target_sensitivity", 0.9))
     if not 0.0 < ts < 1.0:
         raise UserError(f"target_sensitivity: must be between 0 and 1, got {ts}")
+    regions = merged.get("attention_regions")
+    if regions:
+        for name, box in regions.items():
+            ok = (isinstance(box, (list, tuple)) and len(box) == 4
+                  and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in box)
+                  and box[0] < box[2] and box[1] < box[3])
+            if not ok:
+                raise UserError(f"attention_regions.{name}: expected [x0, y0, x1, y1] as fractions of "
+                                f"the image (0-1, x0 < x1, y0 < y1), got {box!r}")
     known = {f.name for f in dataclasses.fields(AuditConfig)}
     unknown = set(merged) - known
     if unknown:

@@ -30,8 +30,102 @@ LABEL_GROUPING_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur", "monk", "mst", "
 FITZPATRICK_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur")
 # Grad-CAM "auto": every image when the heatmaps of all variants stay within this many images.
 GRADCAM_AUTO_BUDGET = 4000
-# Image cache key: content hash + the decode/resize recipe (bump when decoding changes).
-DECODE_VERSION = "decode-v1"
+# Grad-CAM overlays saved per variant for the report's gallery.
+GALLERY_OVERLAYS = 24
+
+
+class RegionMasks:
+    """Healthy-skin and lesion masks of the clean images, computed once and only when needed."""
+
+    def __init__(self, images: np.ndarray, timer: "Timer"):
+        self._images = images
+        self._timer = timer
+        self._skin: np.ndarray | None = None
+        self._lesion: np.ndarray | None = None
+
+    @property
+    def version(self) -> str:
+        from subgroups import MASK_VERSION
+
+        return MASK_VERSION
+
+    def _compute(self) -> None:
+        if self._skin is None:
+            from subgroups import lesion_mask, skin_mask
+
+            with self._timer.stage("masks"):
+                self._skin = np.stack([skin_mask(im) for im in self._images])
+                self._lesion = np.stack([lesion_mask(im) for im in self._images])
+
+    def skin(self) -> np.ndarray:
+        self._compute()
+        return self._skin
+
+    def lesion(self) -> np.ndarray:
+        self._compute()
+        return self._lesion
+
+    def region(self) -> np.ndarray:
+        """Skin and lesion together: where regional perturbations (redness) act."""
+        return self.skin() | self.lesion()
+
+
+class PerturbedImages:
+    """The ladder applied to the clean images on demand, one variant in memory at a time.
+
+    The clean images' CIELAB is prepared once for the whole ladder; stochastic families are seeded
+    per image by content hash, so a cached prediction always belongs to the same draw.
+    """
+
+    def __init__(self, images: np.ndarray, image_ids: list[str], masks: RegionMasks, *, seed: int,
+                 timer: "Timer"):
+        self._images = images
+        self._ids = image_ids
+        self._masks = masks
+        self._seed = seed
+        self._timer = timer
+        self._prepared = None
+        self._memo: dict[str, np.ndarray] = {}
+
+    def key(self, variant) -> str:
+        """Cache key of a variant: its spec, the seed when it draws at random, and the mask
+        algorithm when it acts inside the skin region."""
+        parts = [variant.key()]
+        if getattr(variant, "stochastic", True):
+            parts.append(f"seed={self._seed}")
+        if getattr(variant, "uses_mask", True):
+            parts.append(f"mask={self._masks.version}")
+        return "|".join(parts)
+
+    def _prep(self):
+        if self._prepared is None:
+            from perturbations import prepare
+
+            with self._timer.stage("perturb"):
+                self._prepared = prepare(self._images)
+        return self._prepared
+
+    def __call__(self, variant) -> np.ndarray:
+        if variant.name not in self._memo:
+            from perturbations import apply
+
+            region = self._masks.region() if getattr(variant, "uses_mask", True) else None
+            prep = self._prep()
+            with self._timer.stage("perturb"):
+                self._memo.clear()
+                self._memo[variant.name] = apply(variant, prep, masks=region, seed=self._seed,
+                                                 image_ids=self._ids)
+        return self._memo[variant.name]
+
+    def achieved(self, variant) -> dict[str, np.ndarray]:
+        from perturbations import achieved
+
+        out = self(variant)
+        with self._timer.stage("achieved"):
+            return achieved(self._prep(), out, masks=self._masks.region())
+
+    def release(self) -> None:
+        self._memo.clear()
 
 
 @dataclass
@@ -127,13 +221,13 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     # -- model (no TensorFlow unless something must be inferred from the graph) -----------------
     with timer.stage("open_model"):
         model = open_model(cfg.model, spec_path=cfg.model_spec, positive_class=cfg.positive_class,
-                           trust=cfg.trust_model)
+                           trust=cfg.trust_model, cache=cache)
     spec = model.spec
     size = tuple(spec.input_size)
 
     # -- load & validate ----------------------------------------------------------------------
     with timer.stage("load_data"):
-        allowed = None if model.binary_view else spec.class_names
+        allowed = None if (model.binary_view or not spec.class_names) else spec.class_names
         ds = load_dataset(cfg.data, size=size, allowed_labels=allowed,
                           data_root=Path(cfg.data_root) if cfg.data_root else None, progress=progress)
     for s in ds.skipped:
@@ -144,14 +238,17 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     # Rebuild the model's view now that the dataset's labels are known (class names inferred).
     if spec.extra.get("needs_dataset_labels"):
         model = open_model(cfg.model, spec_path=cfg.model_spec, positive_class=cfg.positive_class,
-                           trust=cfg.trust_model, dataset_labels=ds.class_names)
+                           trust=cfg.trust_model, dataset_labels=ds.class_names, cache=cache)
         spec = model.spec
     y_true = (ds.labels == spec.positive_class).astype(np.int8)
-    image_keys = [f"{h}:{size[0]}x{size[1]}:{DECODE_VERSION}" for h in ds.image_hashes]
+    from harness.imageio import DECODER_VERSION
+
+    # An image's cache key: its content hash and the decode/resize recipe that made the array.
+    image_keys = [f"{h}:{size[0]}x{size[1]}:{DECODER_VERSION}" for h in ds.image_hashes]
 
     # -- skin-tone groups (from the clean image, once) ----------------------------------------
     with timer.stage("skin_tone"):
-        from subgroups import estimate_skin_tone, group_order, label_agreement
+        from subgroups import estimate_skin_tone, get_scheme, group_order, label_agreement
 
         tone = estimate_skin_tone(ds.images, scheme=cfg.skin_tone_scheme, progress=progress)
         groupings: dict[str, np.ndarray] = {"group": tone["group"].astype(str).to_numpy(dtype=object)}
@@ -164,6 +261,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     groups_section = {
         "column": "group",
         "scheme": cfg.skin_tone_scheme,
+        "scheme_info": get_scheme(cfg.skin_tone_scheme).to_dict(),
         "order": group_order(cfg.skin_tone_scheme),
         "counts": {g: int((groupings["group"] == g).sum()) for g in group_order(cfg.skin_tone_scheme)},
         "ita": _ita_summary(tone),
@@ -180,50 +278,31 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
                                         cache=cache, batch_size=cfg.batch_size, progress=progress)
 
     # -- perturbation ladder -------------------------------------------------------------------
-    from perturbations import achieved as measure_achieved
-    from perturbations import apply as apply_variant
     from perturbations import ladder
 
     variants = ladder(cfg.perturbations, cfg.severities) if cfg.perturbations else []
-    masks = None
+    if gates is not None:
+        from harness.gates import check_gates
+
+        # A gate file this run cannot answer fails now, not after the audit.
+        check_gates(gates, variants=[v.name for v in variants], groupings=list(groupings))
+    masks = RegionMasks(ds.images, timer)
+    perturbed = PerturbedImages(ds.images, ds.image_hashes, masks, seed=cfg.seed, timer=timer)
     variant_records = []
-    perturbed_memo: dict[str, np.ndarray] = {}
-    achieved_fields: dict[str, dict[str, np.ndarray]] = {}
-
-    def _region_masks() -> np.ndarray:
-        nonlocal masks
-        if masks is None:
-            with timer.stage("masks"):
-                from subgroups import lesion_mask, skin_mask
-
-                # Redness and other regional perturbations act on skin and lesion together.
-                masks = np.stack([skin_mask(im) | lesion_mask(im) for im in ds.images])
-        return masks
-
-    def _perturbed(variant) -> np.ndarray:
-        if variant.name not in perturbed_memo:
-            with timer.stage("perturb"):
-                perturbed_memo.clear()  # keep one variant's images in memory at a time
-                perturbed_memo[variant.name] = apply_variant(variant, ds.images, masks=_region_masks(),
-                                                             seed=cfg.seed)
-        return perturbed_memo[variant.name]
-
-    bar = _progress_bar(variants, progress, "variants")
-    for variant in bar:
-        vkey = f"{variant.key()}|seed={cfg.seed}"
+    for variant in _progress_bar(variants, progress, "variants"):
+        vkey = perturbed.key(variant)
         with timer.stage("predict"):
             probs[variant.name] = predict_cached(
-                model, lambda v=variant: _perturbed(v), image_keys=image_keys, variant=vkey,
+                model, lambda v=variant: perturbed(v), image_keys=image_keys, variant=vkey,
                 cache=cache, batch_size=cfg.batch_size, progress=False)
-        ach = _achieved_cached(cache, vkey, image_keys, lambda v=variant: measure_achieved(
-            ds.images, _perturbed(v), masks=_region_masks()), timer)
-        achieved_fields[variant.name] = ach
+        ach = _achieved_cached(cache, vkey, image_keys, lambda v=variant: perturbed.achieved(v), timer)
+        shown = [m for m in getattr(variant, "measures", ()) if m in ach] or sorted(ach)
         variant_records.append({
             "name": variant.name, "family": variant.family, "severity": variant.severity,
             "key": variant.key(), "requested": variant.requested,
-            "achieved": {k: _summary(v) for k, v in ach.items()},
+            "achieved": {k: _summary(ach[k]) for k in shown},
         })
-    perturbed_memo.clear()
+    perturbed.release()
 
     # -- metrics --------------------------------------------------------------------------------
     with timer.stage("metrics"):
@@ -232,21 +311,19 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
         metrics = audit_metrics(y_true=y_true, p=probs, groups=groupings, threshold=spec.threshold,
                                 n_boot=cfg.n_boot, seed=cfg.seed, min_n=cfg.min_group_n,
                                 min_per_class=cfg.min_group_per_class,
-                                target_sensitivity=cfg.target_sensitivity)
+                                target_sensitivity=cfg.target_sensitivity,
+                                group_order={"group": group_order(cfg.skin_tone_scheme)})
 
     # -- Grad-CAM and its drift ----------------------------------------------------------------
-    gradcam_section, heat_clean, heat_sel = _gradcam_stage(cfg, model, ds, image_keys, variants,
+    gradcam_section, heat_clean, heat_sel, heat_kept = _gradcam_stage(cfg, model, ds, image_keys, variants,
                                                           probs, groupings["group"], spec.threshold,
-                                                          cache, _perturbed, _region_masks, timer,
+                                                          cache, perturbed, masks, timer,
                                                           progress, log)
 
     # -- results ------------------------------------------------------------------------------
-    pred = np.where(probs["clean"] >= spec.threshold, spec.positive_class, "")
-    if len(spec.class_names) == 2:
-        negative = [c for c in spec.class_names if c != spec.positive_class][0]
-        pred = np.where(probs["clean"] >= spec.threshold, spec.positive_class, negative)
-    else:
-        pred = np.where(probs["clean"] >= spec.threshold, spec.positive_class, f"not {spec.positive_class}")
+    negatives = [c for c in spec.class_names if c != spec.positive_class]
+    negative = negatives[0] if len(negatives) == 1 else f"not {spec.positive_class}"
+    pred = np.where(probs["clean"] >= spec.threshold, spec.positive_class, negative)
 
     samples = results_io.samples_frame(
         files=ds.files, labels=ds.labels, p=probs, pred=pred, tone=tone, extra=ds.extra,
@@ -255,21 +332,22 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
         cfg=cfg, model=model, ds=ds, groups=groups_section, variants=variant_records,
         metrics=metrics, gradcam=gradcam_section, y_true=y_true)
 
+    out.mkdir(parents=True, exist_ok=True)
+    with timer.stage("write"):
+        results_io.write_samples(out / "samples.csv", samples)
+        if cfg.thumbnails:
+            _write_thumbnails(out, ds.images, variants, groupings["group"], perturbed, heat_clean,
+                              heat_sel, heat_kept)
+    results["timings"] = dict(timer.seconds)
+    # Written before the gates are judged: a gate that cannot be judged loses nothing computed.
+    results_io.write_results(out / "results.json", results)
     if gates is not None:
         from harness.gates import evaluate_gates, write_junit
 
         with timer.stage("gates"):
             results["gates"] = evaluate_gates(results, gates, strict=cfg.strict)
-
-    out.mkdir(parents=True, exist_ok=True)
-    with timer.stage("write"):
-        results_io.write_samples(out / "samples.csv", samples)
-        if cfg.thumbnails:
-            _write_thumbnails(out, ds.images, variants, groupings["group"], _perturbed, heat_clean,
-                              heat_sel, gradcam_section)
-        if gates is not None:
             write_junit(results["gates"], out / "junit.xml")
-    results["timings"] = dict(timer.seconds)
+        results["timings"] = dict(timer.seconds)
     results["timings"]["total_before_report"] = round(time.perf_counter() - t_start, 4)
     results_io.write_results(out / "results.json", results)
     return results
@@ -284,27 +362,23 @@ def _progress_bar(items, progress: bool, desc: str):
 
 
 def _achieved_cached(cache, vkey: str, image_keys: list[str], compute, timer) -> dict[str, np.ndarray]:
-    """Per-image achieved deltas of one variant, cached by image and variant (model-independent)."""
+    """Per-image achieved deltas of one variant, cached by image and variant (they do not depend
+    on the model): one float vector per image, the measure names under ``#fields``."""
     namespace = f"achieved/{vkey}"
-    found = cache.get_many(namespace, image_keys)
-    if len(found) == len(image_keys):
-        stacked = np.stack([found[k] for k in image_keys])
-        names = [str(x) for x in found[image_keys[0]].dtype.names] if found[image_keys[0]].dtype.names else None
-        if names:
-            return {name: np.asarray([found[k][name] for k in image_keys], dtype=float).ravel() for name in names}
-        del stacked
-    with timer.stage("achieved"):
-        fields = compute()
+    found = cache.get_many(namespace, ["#fields", *image_keys])
+    names = found.get("#fields")
+    if names is not None and all(k in found for k in image_keys):
+        names = [str(x) for x in names.tolist()]
+        table = np.stack([found[k] for k in image_keys]).astype(float)
+        if table.ndim == 2 and table.shape[1] == len(names):
+            return {name: table[:, j] for j, name in enumerate(names)}
+    fields = compute()
     names = sorted(fields)
-    dtype = np.dtype([(name, "f8") for name in names])
-    items = {}
-    for i, key in enumerate(image_keys):
-        rec = np.zeros((), dtype=dtype)
-        for name in names:
-            rec[name] = float(fields[name][i])
-        items[key] = rec
+    table = np.stack([np.asarray(fields[name], dtype=np.float64) for name in names], axis=1)
+    items = {"#fields": np.asarray(names)}
+    items.update({key: table[i] for i, key in enumerate(image_keys)})
     cache.put_many(namespace, items)
-    return {name: np.asarray(fields[name], dtype=float) for name in names}
+    return {name: table[:, j].copy() for j, name in enumerate(names)}
 
 
 def _summary(values: np.ndarray) -> dict[str, Any]:
@@ -344,77 +418,97 @@ def _ita_summary(tone: pd.DataFrame) -> dict[str, Any]:
 
 
 def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshold, cache,
-                   perturbed, region_masks, timer, progress, log):
-    """Heatmaps on a selection of images, their drift per variant, and where the model looks."""
+                   perturbed, masks: RegionMasks, timer, progress, log):
+    """Heatmaps on a selection of images, their drift per variant, and where the model looks.
+
+    Returns the ``gradcam`` section, the clean heatmaps and the selected indices (for galleries).
+    """
     if cfg.gradcam == "none":
-        return {"available": False, "reason": "disabled (--gradcam none)"}, None, None
+        return {"available": False, "reason": "disabled (--gradcam none)"}, None, None, {}
     if not model.supports_gradients:
         return ({"available": False,
-                 "reason": f"not available for {model.format} models (no gradients)"}, None, None)
+                 "reason": f"not available for {model.format} models (no gradients)"}, None, None, {})
     sel = _gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed)
     if sel.size == 0:
-        return {"available": False, "reason": "no images selected"}, None, None
+        return {"available": False, "reason": "no images selected"}, None, None, {}
+    from harness.attention import attention_shares, drift, noise_floor, summarise_drift
+    from harness.gradcam import GradCam
+
     with timer.stage("gradcam"):
         try:
-            from harness.attention import attention_shares, drift, summarise_drift
-            from harness.gradcam import GradCam
-
             cam = GradCam(model.keras_model(), layer=cfg.gradcam_layer, preprocess=model.preprocess)
         except NotAvailable as exc:
-            return {"available": False, "reason": str(exc)}, None, None
+            return {"available": False, "reason": str(exc)}, None, None, {}
+        # Explain the same class on clean and perturbed images: the positive class.
+        class_index = None
+        if len(model.spec.class_names) > 2 or getattr(model, "n_outputs", 1) not in (None, 1):
+            class_index = list(model.spec.class_names).index(model.spec.positive_class)
         sel_keys = [image_keys[i] for i in sel]
 
         def heat(variant_key: str, images_fn) -> np.ndarray:
-            namespace = f"{model.hash}/gradcam/{cam.layer_name}/{variant_key}"
+            namespace = f"{model.hash}/{cam.key()}/{variant_key}"
             found = cache.get_many(namespace, sel_keys)
             missing = [j for j, k in enumerate(sel_keys) if k not in found]
             if missing:
                 imgs = images_fn()[sel[missing]]
-                maps = cam.heatmaps(imgs, batch_size=cfg.batch_size)
+                maps = cam.heatmaps(imgs, class_index=class_index, batch_size=cfg.batch_size)
                 cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
                 for t, j in enumerate(missing):
                     found[sel_keys[j]] = maps[t]
             return np.stack([found[k] for k in sel_keys]).astype(np.float32)
 
-        size = tuple(model.spec.input_size)
+        hw = (int(model.spec.input_size[1]), int(model.spec.input_size[0]))
         h_clean = heat("clean", lambda: ds.images)
-        masks = region_masks()
-        from subgroups import lesion_mask, skin_mask
-
-        skin = np.stack([skin_mask(ds.images[i]) for i in sel])
-        lesion = np.stack([lesion_mask(ds.images[i]) for i in sel])
-        shares = attention_shares(h_clean, skin=skin, lesion=lesion, size=(size[1], size[0]))
+        regions = {name: tuple(box) for name, box in (cfg.attention_regions or {}).items()}
+        shares = attention_shares(h_clean, skin=masks.skin()[sel], lesion=masks.lesion()[sel],
+                                  size=hw, region=regions or None)
         pred_clean = probs["clean"][sel] >= threshold
+        no_flip = np.zeros(sel.size, dtype=bool)
+        floor = noise_floor(cam, ds.images[sel], clean=h_clean, class_index=class_index,
+                            batch_size=cfg.batch_size)
+        floor_section = {name: summarise_drift(d, flipped=no_flip, groups=groups[sel],
+                                               n_boot=cfg.n_boot, seed=cfg.seed)
+                         for name, d in floor.items()}
         per_variant = {}
-        bar = _progress_bar(variants, progress, "grad-cam")
-        for variant in bar:
-            vkey = f"{variant.key()}|seed={cfg.seed}"
-            h_var = heat(vkey, lambda v=variant: perturbed(v))
-            d = drift(h_clean, h_var, size=(size[1], size[0]))
+        top = {}  # the highest severity of each family: its maps are kept for the gallery
+        for variant in variants:
+            if variant.severity >= top.get(variant.family, variant).severity:
+                top[variant.family] = variant
+        kept = {}
+        for variant in _progress_bar(variants, progress, "grad-cam"):
+            h_var = heat(perturbed.key(variant), lambda v=variant: perturbed(v))
+            if top.get(variant.family) is variant:
+                kept[variant.name] = h_var[:GALLERY_OVERLAYS]
+            d = drift(h_clean, h_var, size=hw)
             flipped = (probs[variant.name][sel] >= threshold) != pred_clean
             per_variant[variant.name] = summarise_drift(d, flipped=flipped, groups=groups[sel],
                                                         n_boot=cfg.n_boot, seed=cfg.seed)
-        del masks
     log(f"Grad-CAM on {sel.size} images at layer {cam.layer_name}")
+    group_values = groups[sel]
     section = {
         "available": True,
         "layer": cam.layer_name,
+        "method": cam.key(),
+        "class_explained": model.spec.positive_class,
         "n_images": int(sel.size),
         "selection": "all" if sel.size == len(groups) else "stratified sample per group",
+        "regions": {k: list(v) for k, v in regions.items()},
         "attention": {k: _summary(v) for k, v in shares.items()},
         "attention_by_group": {
-            str(g): {k: _summary(v[groups[sel] == g]) for k, v in shares.items()}
-            for g in sorted(set(groups[sel].tolist()))
+            str(g): {k: _summary(v[group_values == g]) for k, v in shares.items()}
+            for g in sorted(set(group_values.tolist()))
         },
+        "noise_floor": floor_section,
         "drift": per_variant,
     }
-    return section, h_clean, sel
+    return section, h_clean, sel, kept
 
 
 def _write_thumbnails(out: Path, images: np.ndarray, variants, groups: np.ndarray, perturbed,
-                      heat_clean, heat_sel, gradcam_section) -> None:
+                      heat_clean, heat_sel, heat_kept) -> None:
     """Small JPEGs for the report: every clean image, one strip image per group across the
-    ladder, and Grad-CAM overlays for the gallery."""
+    ladder, and Grad-CAM overlays (clean, and the highest severity of each family) for the
+    gallery."""
     from reports import save_thumbnail
 
     for i in range(len(images)):
@@ -424,8 +518,15 @@ def _write_thumbnails(out: Path, images: np.ndarray, variants, groups: np.ndarra
         imgs = perturbed(variant)
         for i in strip:
             save_thumbnail(out, f"{variant.name}/{i}", imgs[i])
-    if heat_clean is not None:
-        from harness.gallery import overlay
+    if heat_clean is None:
+        return
+    from harness.gallery import overlay
 
-        for t, i in enumerate(heat_sel[:64]):
-            save_thumbnail(out, f"gradcam/clean/{int(i)}", overlay(images[i], heat_clean[t]))
+    shown = heat_sel[:GALLERY_OVERLAYS]
+    for t, i in enumerate(shown):
+        save_thumbnail(out, f"gradcam/clean/{int(i)}", overlay(images[i], heat_clean[t]))
+    by_name = {v.name: v for v in variants}
+    for name, maps in (heat_kept or {}).items():
+        imgs = perturbed(by_name[name])
+        for t, i in enumerate(shown):
+            save_thumbnail(out, f"gradcam/{variant.name}/{int(i)}", overlay(imgs[i], maps[t]))

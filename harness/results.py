@@ -14,10 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from harness.errors import UserError
+
+if TYPE_CHECKING:  # pandas is heavy; the gate command reads results.json without it
+    import pandas as pd
 
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
@@ -29,9 +33,11 @@ def variant_column(name: str) -> str:
     return f"p[{name}]"
 
 
-def samples_frame(*, files, labels, p: dict[str, np.ndarray], pred, tone: pd.DataFrame,
-                  extra: pd.DataFrame, variant_order: list[str]) -> pd.DataFrame:
+def samples_frame(*, files, labels, p: dict[str, np.ndarray], pred, tone: "pd.DataFrame",
+                  extra: "pd.DataFrame", variant_order: list[str]) -> "pd.DataFrame":
     """One row per image: file, label, p, pred, skin tone, manifest columns, one p[...] per variant."""
+    import pandas as pd
+
     frame = pd.DataFrame({"file": list(files), "label": list(labels), "p": p["clean"], "pred": list(pred)})
     for col in ("ita", "ita_iqr", "skin_fraction", "group", "fitzpatrick_est"):
         if col in tone.columns:
@@ -61,8 +67,6 @@ def assemble(*, cfg, model, ds, groups: dict, variants: list[dict], metrics: dic
              y_true: np.ndarray) -> dict[str, Any]:
     """The results document, section by section, in a fixed order."""
     spec = model.spec
-    sizes = np.asarray(ds.original_sizes) if len(ds.original_sizes) else np.zeros((0, 2))
-    class_counts = {c: int((ds.labels == c).sum()) for c in sorted(set(ds.labels.tolist()))}
     model_section = {
         "path": str(model.path),
         "name": Path(str(model.path)).stem if ":" not in str(model.path) else str(model.path),
@@ -82,22 +86,13 @@ def assemble(*, cfg, model, ds, groups: dict, variants: list[dict], metrics: dic
         model_section["binary_view_note"] = (
             f"binary view of a {len(spec.class_names)}-class model: '{spec.positive_class}' is "
             "positive, every other label counts as negative")
-    dataset_section = {
-        "root": str(ds.root),
-        "fingerprint": ds.fingerprint,
-        "n_images": int(len(ds.files)),
+    dataset_section = ds.summary()
+    dataset_section.update({
         "n_positive": int(y_true.sum()),
         "n_negative": int(len(y_true) - y_true.sum()),
-        "class_counts": class_counts,
         "n_skipped": len(ds.skipped),
-        "skipped": [{"file": s.file, "reason": s.reason} for s in ds.skipped],
-        "image_sizes": {
-            "width": _minmax(sizes[:, 0]) if len(sizes) else None,
-            "height": _minmax(sizes[:, 1]) if len(sizes) else None,
-            "distinct": int(len({tuple(s) for s in ds.original_sizes})),
-        },
         "extra_columns": [str(c) for c in ds.extra.columns],
-    }
+    })
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "dermatrace", "version": _tool_version()},
@@ -116,10 +111,6 @@ def _tool_version() -> str:
     from harness import __version__
 
     return __version__
-
-
-def _minmax(values: np.ndarray) -> dict[str, int]:
-    return {"min": int(values.min()), "max": int(values.max()), "median": float(np.median(values))}
 
 
 def _jsonable(value: Any) -> Any:
@@ -159,7 +150,7 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     _atomic_write(Path(path), json.dumps(_jsonable(results), indent=1, allow_nan=False) + "\n")
 
 
-def write_samples(path: Path, samples: pd.DataFrame) -> None:
+def write_samples(path: Path, samples: "pd.DataFrame") -> None:
     """Write ``samples.csv`` atomically; floats keep full precision."""
     _atomic_write(Path(path), samples.to_csv(index=False, float_format="%.10g"))
 
@@ -184,7 +175,9 @@ def read_results(run_dir: str | Path) -> dict[str, Any]:
     return data
 
 
-def read_samples(run_dir: str | Path) -> pd.DataFrame:
+def read_samples(run_dir: str | Path) -> "pd.DataFrame":
+    import pandas as pd
+
     path = Path(run_dir) / SAMPLES_FILE
     if not path.is_file():
         raise UserError(f"{run_dir}: no {SAMPLES_FILE} here; give a run directory written by 'harness run'")

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK
-from harness.results import read_results, write_results
+from harness.results import read_results
 
 
 def gate(*, run_dir: str, gates: str, strict: bool, quiet: bool) -> int:
