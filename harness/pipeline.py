@@ -128,6 +128,36 @@ class PerturbedImages:
         self._memo.clear()
 
 
+class LazyGradCam:
+    """A Grad-CAM explainer built only when a heatmap is missing from the cache.
+
+    The layer it finds and its cache key are remembered by model hash, so that a run whose
+    heatmaps are all cached never loads the model (nor imports TensorFlow).
+    """
+
+    def __init__(self, model, *, layer: str | None, cache):
+        self._model = model
+        self._layer = layer
+        self._cache = cache
+        self._cam = None
+        namespace, tag = f"{model.hash}/#gradcam", f"layer={layer or ''}|{model.cache_tag}"
+        found = cache.get_many(namespace, [tag]).get(tag)
+        if found is not None and found.size == 2:
+            self.key, self.layer_name = (str(x) for x in found.tolist())
+        else:
+            cam = self.get()  # NotAvailable when the model cannot be explained
+            self.key, self.layer_name = cam.key(), cam.layer_name
+            cache.put_many(namespace, {tag: np.asarray([self.key, self.layer_name])})
+
+    def get(self):
+        if self._cam is None:
+            from harness.gradcam import GradCam
+
+            self._cam = GradCam(self._model.keras_model(), layer=self._layer,
+                                preprocess=self._model.preprocess)
+        return self._cam
+
+
 @dataclass
 class Timer:
     """Wall-clock seconds per stage (the only part of results.json allowed to vary)."""
@@ -295,7 +325,8 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
             probs[variant.name] = predict_cached(
                 model, lambda v=variant: perturbed(v), image_keys=image_keys, variant=vkey,
                 cache=cache, batch_size=cfg.batch_size, progress=False)
-        ach = _achieved_cached(cache, vkey, image_keys, lambda v=variant: perturbed.achieved(v), timer)
+        # Achieved deltas do not depend on the model: cached by variant and image only.
+        ach = _cached_fields(cache, f"achieved/{vkey}", image_keys, lambda v=variant: perturbed.achieved(v))
         shown = [m for m in getattr(variant, "measures", ()) if m in ach] or sorted(ach)
         variant_records.append({
             "name": variant.name, "family": variant.family, "severity": variant.severity,
@@ -361,10 +392,9 @@ def _progress_bar(items, progress: bool, desc: str):
     return tqdm(items, desc=desc, unit="variant", leave=False)
 
 
-def _achieved_cached(cache, vkey: str, image_keys: list[str], compute, timer) -> dict[str, np.ndarray]:
-    """Per-image achieved deltas of one variant, cached by image and variant (they do not depend
-    on the model): one float vector per image, the measure names under ``#fields``."""
-    namespace = f"achieved/{vkey}"
+def _cached_fields(cache, namespace: str, image_keys: list[str], compute) -> dict[str, np.ndarray]:
+    """Named per-image measures (e.g. a variant's achieved deltas), cached by image: one float
+    vector per image, the measure names under ``#fields``. ``compute()`` runs only on a miss."""
     found = cache.get_many(namespace, ["#fields", *image_keys])
     names = found.get("#fields")
     if names is not None and all(k in found for k in image_keys):
@@ -432,11 +462,10 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
     if sel.size == 0:
         return {"available": False, "reason": "no images selected"}, None, None, {}
     from harness.attention import attention_shares, drift, noise_floor, summarise_drift
-    from harness.gradcam import GradCam
 
     with timer.stage("gradcam"):
         try:
-            cam = GradCam(model.keras_model(), layer=cfg.gradcam_layer, preprocess=model.preprocess)
+            cam = LazyGradCam(model, layer=cfg.gradcam_layer, cache=cache)
         except NotAvailable as exc:
             return {"available": False, "reason": str(exc)}, None, None, {}
         # Explain the same class on clean and perturbed images: the positive class.
@@ -446,12 +475,12 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
         sel_keys = [image_keys[i] for i in sel]
 
         def heat(variant_key: str, images_fn) -> np.ndarray:
-            namespace = f"{model.hash}/{cam.key()}/{variant_key}"
+            namespace = f"{model.hash}/{cam.key}/{variant_key}"
             found = cache.get_many(namespace, sel_keys)
             missing = [j for j, k in enumerate(sel_keys) if k not in found]
             if missing:
                 imgs = images_fn()[sel[missing]]
-                maps = cam.heatmaps(imgs, class_index=class_index, batch_size=cfg.batch_size)
+                maps = cam.get().heatmaps(imgs, class_index=class_index, batch_size=cfg.batch_size)
                 cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
                 for t, j in enumerate(missing):
                     found[sel_keys[j]] = maps[t]
@@ -464,8 +493,17 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
                                   size=hw, region=regions or None)
         pred_clean = probs["clean"][sel] >= threshold
         no_flip = np.zeros(sel.size, dtype=bool)
-        floor = noise_floor(cam, ds.images[sel], clean=h_clean, class_index=class_index,
-                            batch_size=cfg.batch_size)
+        # The noise floor (an identity re-run and a 1-pixel shift) needs the model itself: its
+        # per-image drift is cached like everything else.
+        flat = _cached_fields(cache, f"{model.hash}/{cam.key}/noise-floor", sel_keys, lambda: {
+            f"{name}.{metric}": values
+            for name, d in noise_floor(cam.get(), ds.images[sel], clean=h_clean,
+                                       class_index=class_index, batch_size=cfg.batch_size).items()
+            for metric, values in d.items()})
+        floor: dict[str, dict[str, np.ndarray]] = {}
+        for name, values in flat.items():
+            kind, metric = name.split(".", 1)
+            floor.setdefault(kind, {})[metric] = values
         floor_section = {name: summarise_drift(d, flipped=no_flip, groups=groups[sel],
                                                n_boot=cfg.n_boot, seed=cfg.seed)
                          for name, d in floor.items()}
@@ -488,7 +526,7 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
     section = {
         "available": True,
         "layer": cam.layer_name,
-        "method": cam.key(),
+        "method": cam.key,
         "class_explained": model.spec.positive_class,
         "n_images": int(sel.size),
         "selection": "all" if sel.size == len(groups) else "stratified sample per group",
