@@ -27,21 +27,10 @@ WEIGHTS = SHARED / "weights" / "mobilenet_v2_1.0_224_no_top_imagenet.weights.h5"
 
 
 def build_model(size: int = 224):
-    """The classifier under audit: MobileNetV2 nested in a Functional model (as tests/conftest.py)."""
-    import keras
+    """The classifier under audit: MobileNetV2 nested in a Functional model (tests/conftest.py)."""
+    from tests.conftest import build_nested_mobilenet
 
-    keras.utils.set_random_seed(0)
-    backbone = keras.applications.MobileNetV2(input_shape=(size, size, 3), include_top=False,
-                                              weights=None)
-    backbone.load_weights(str(WEIGHTS))
-    backbone.trainable = False
-    inputs = keras.Input((size, size, 3), name="image")
-    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(inputs)
-    x = backbone(x, training=False)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(0.3, name="dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="prob")(x)
-    return keras.Model(inputs, outputs, name="eczemanet")
+    return build_nested_mobilenet(WEIGHTS, input_size=size)
 
 
 def load_images(n: int, size: int = 224):

@@ -29,20 +29,10 @@ DEFAULT_DATA = REPO.parent / "shared/data/dermnetnz_eczema_ad/test"
 
 
 def build_model(weights: Path, size: int = 224):
-    import keras
+    """MobileNetV2 nested as a sub-model, as in the original study (tests/conftest.py)."""
+    from tests.conftest import build_nested_mobilenet
 
-    keras.utils.set_random_seed(0)
-    backbone = keras.applications.MobileNetV2(
-        input_shape=(size, size, 3), include_top=False, weights=None, alpha=1.0)
-    backbone.load_weights(str(weights))
-    backbone.trainable = False
-    inputs = keras.Input((size, size, 3), name="image")
-    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(inputs)
-    x = backbone(x, training=False)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(0.3, name="dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="prob")(x)
-    return keras.Model(inputs, outputs, name="eczemanet")
+    return build_nested_mobilenet(weights, input_size=size)
 
 
 def load_images(folder: Path, n: int, size: int = 224) -> np.ndarray:

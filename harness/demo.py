@@ -50,7 +50,8 @@ def _keep_default_threshold(model: Path, info: dict) -> None:
 
 
 def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progress: bool = False,
-             quiet: bool = False) -> int:
+             quiet: bool = False, n_train: int = N_TRAIN, n_test: int = N_TEST,
+             epochs: int = EPOCHS) -> int:
     from harness.config import build_config
     from harness.synthetic import make_synthetic_dataset
     from harness.train import train_model
@@ -63,11 +64,11 @@ def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progres
     train_dir, test_dir = data / "train", data / "test"
     if not (train_dir / "manifest.csv").exists():
         # Imbalanced classes (a third positive), so that class weights have something to fix.
-        labels = (np.random.default_rng(seed + 7).random(N_TRAIN) < 0.35).astype(int)
-        make_synthetic_dataset(train_dir, n=N_TRAIN, size=SIZE, seed=seed, dark_fraction=0.15,
+        labels = (np.random.default_rng(seed + 7).random(n_train) < 0.35).astype(int)
+        make_synthetic_dataset(train_dir, n=n_train, size=SIZE, seed=seed, dark_fraction=0.15,
                                dark_visibility=0.45, labels=labels)
     if not (test_dir / "manifest.csv").exists():
-        make_synthetic_dataset(test_dir, n=N_TEST, size=SIZE, seed=seed + 1, dark_fraction=0.5,
+        make_synthetic_dataset(test_dir, n=n_test, size=SIZE, seed=seed + 1, dark_fraction=0.5,
                                dark_visibility=0.45)
 
     say("2/4 training a baseline and a tuned model (harness train)")
@@ -77,7 +78,7 @@ def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progres
     # No pretrained weights without a download: a small net trained from scratch, through the
     # same harness-train code (folds, out-of-fold threshold, sidecar) as the MobileNetV2 recipes.
     common = dict(data=train_dir, backbone_weights="none", input_size=SIZE, seed=seed,
-                  progress=progress, cache=cache_dir, folds=FOLDS, epochs=EPOCHS)
+                  progress=progress, cache=cache_dir, folds=FOLDS, epochs=epochs)
     if not baseline.exists():
         info = train_model(out=baseline, recipe="small-cnn", **common)
         _keep_default_threshold(baseline, info)

@@ -133,7 +133,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see the old
+    file or the new one, never a partial one; the temporary file is removed on any failure."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -147,12 +150,12 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def write_results(path: Path, results: dict[str, Any]) -> None:
     """Write ``results.json`` atomically (plain JSON, no NaN)."""
-    _atomic_write(Path(path), json.dumps(_jsonable(results), indent=1, allow_nan=False) + "\n")
+    atomic_write_text(Path(path), json.dumps(_jsonable(results), indent=1, allow_nan=False) + "\n")
 
 
 def write_samples(path: Path, samples: "pd.DataFrame") -> None:
     """Write ``samples.csv`` atomically; floats keep full precision."""
-    _atomic_write(Path(path), samples.to_csv(index=False, float_format="%.10g"))
+    atomic_write_text(Path(path), samples.to_csv(index=False, float_format="%.10g"))
 
 
 def read_results(run_dir: str | Path) -> dict[str, Any]:

@@ -8,12 +8,11 @@ nothing from elsewhere.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.results import atomic_write_text
 from reports import fmt
 
 COMPARISON_HTML = "comparison.html"
@@ -267,12 +266,5 @@ def render_comparison(out_dir: str | Path, comparison: Mapping) -> Path:
     view = build_comparison_view(comparison)
     html = environment().get_template("comparison.html").render(**view)
     path = out / COMPARISON_HTML
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(html)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, html)
     return path

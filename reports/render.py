@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
 
+from harness.results import atomic_write_text
 from reports import context as ctx
 from reports.assets import Thumbnails
 from reports.fmt import human_size
@@ -59,17 +58,6 @@ def _read_samples(run_dir: Path) -> pd.DataFrame | None:
     from harness.results import read_samples
 
     return read_samples(run_dir)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plain_json(value: Any) -> Any:
@@ -157,9 +145,9 @@ def render_report(run_dir: str | Path, *, results: dict | None = None, gallery_l
     view = build_view(run, results=results, gallery_limit=gallery_limit, strip_images=strip_images,
                       strict=strict)
     out = run / REPORT_FILE
-    _atomic_write(out, render_html(view, strict=strict))
-    _atomic_write(run / SUMMARY_FILE, render_summary(view))
-    _atomic_write(run / MODEL_CARD_FILE, render_model_card(view))
+    atomic_write_text(out, render_html(view, strict=strict))
+    atomic_write_text(run / SUMMARY_FILE, render_summary(view))
+    atomic_write_text(run / MODEL_CARD_FILE, render_model_card(view))
     return out
 
 
