@@ -219,3 +219,30 @@ def test_keras_mobilenet_run_matches_model_and_is_cached(nested_mobilenet, dermn
     assert "TF_NOT_IMPORTED" in proc2.stdout
     second = json.loads((tmp_path / "again" / "results.json").read_text())
     assert without_timings(second) == without_timings(results)
+
+
+def test_tflite_model_goes_through_the_same_command(dermnet_test, tmp_path):
+    """A .tflite file (no gradients): audited like any model; Grad-CAM says "not available"."""
+    import tensorflow as tf
+
+    from harness.data import load_dataset
+    from tests.model_factories import TINY, tiny_convnet, write_sidecar
+
+    keras_model = tiny_convnet()
+    saved = tmp_path / "saved"
+    keras_model.export(str(saved), verbose=False)
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert())
+    write_sidecar(path, class_names=["atopic_dermatitis", "eczema"], input_size=[TINY, TINY])
+    proc = harness("run", "--model", path, "--data", dermnet_test, "--out", tmp_path / "run",
+                   "--cache", "none", "--perturbations", "blur", "--severities", "2",
+                   "--n-boot", "50", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["model"]["format"] == "tflite"
+    assert results["gradcam"]["available"] is False and "tflite" in results["gradcam"]["reason"]
+    samples = pd.read_csv(tmp_path / "run" / "samples.csv")
+    ds = load_dataset(dermnet_test, size=(TINY, TINY))
+    own = np.asarray(keras_model(ds.images.astype("float32"), training=False)).ravel()
+    np.testing.assert_allclose(samples["p"].to_numpy(), own, atol=1e-5)
+    assert "p[blur@2]" in samples.columns
