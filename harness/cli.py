@@ -128,7 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone-weights", default="imagenet", help="imagenet|none|PATH")
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--input-size", type=int, default=None,
+                   help="square input size in pixels (default: the recipe's)")
+    p.add_argument("--folds", type=int, default=5,
+                   help="k of the cross-validation that chooses the threshold (default 5)")
+    p.add_argument("--positive-class", default=None,
+                   help="the class the output measures (default: the second in sorted order)")
+    p.add_argument("--imagenet-fallback", action="append", default=[], metavar="PATH",
+                   help="local weights file for --backbone-weights imagenet when Keras cannot "
+                        "download (repeatable; also $DERMATRACE_IMAGENET_WEIGHTS)")
     _common(p)
 
     p = sub.add_parser("demo", help="the whole story on synthetic skin: no data, no download")
@@ -187,6 +195,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return train(data=args.data, out=args.out, recipe=args.recipe,
                      backbone_weights=args.backbone_weights, val_fraction=args.val_fraction,
                      epochs=args.epochs, seed=seed, input_size=args.input_size,
+                     folds=args.folds, positive_class=args.positive_class,
+                     imagenet_fallbacks=_imagenet_fallbacks(args.imagenet_fallback),
                      cache_dir=_cache_arg(args.cache), progress=progress, quiet=quiet)
     if cmd == "demo":
         from harness.commands.demo import demo
@@ -194,6 +204,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return demo(out=args.out, seed=seed, cache_dir=_cache_arg(args.cache), progress=progress,
                     quiet=quiet)
     raise UserError(f"{PROG}: choose a command (see {PROG} --help)")
+
+
+def _imagenet_fallbacks(paths: list[str]) -> list[str]:
+    """``--imagenet-fallback`` files, then ``$DERMATRACE_IMAGENET_WEIGHTS`` (read here, at the
+    boundary, like every other option)."""
+    env = os.environ.get("DERMATRACE_IMAGENET_WEIGHTS")
+    return list(paths) + ([env] if env else [])
 
 
 def _quiet_libraries() -> None:

@@ -14,7 +14,9 @@ A pixel counts as healthy skin when it
    ``texture_percentile`` of top-hat values;
 4. is not lesion: erythema raises a* at a nearly unchanged b*, so pixels whose a* exceeds the
    image's own reference skin a* (the ``ref_percentile`` of a* over the candidates) by more than
-   ``max(red_min, red_k`` robust sigmas of healthy a*) are lesion; pixels far darker than the candidates' median L* (shadow, pigmented
+   ``max(red_min, red_k`` robust sigmas of healthy a*) are lesion, provided their hue is no bluer
+   than ``lesion_hue_min`` (violaceous erythema on dark skin sits near -20 degrees; a lavender
+   wall or a blue drape near -45 to -70 degrees is never lesion); pixels far darker than the candidates' median L* (shadow, pigmented
    lesion) or far brighter (glare) are dropped too.
 
 Everything is computed on OpenCV's 8-bit Lab codes with lookup tables and integer histograms
@@ -53,6 +55,7 @@ class MaskParams:
     chroma_min: float = 5.0
     hue_min: float = -15.0        # degrees in (-180, 180]; pale pink skin reaches just below 0
     hue_max: float = 95.0
+    lesion_hue_min: float = -35.0  # erythema, violaceous included; bluer hues (walls, drapes) never
     tophat_size: float = 0.03     # structuring element, fraction of the shorter side (odd px)
     white_tophat: float = 6.0     # L* above the local opening: a bright stroke
     black_tophat: float = 10.0    # L* below the local closing: hair, marks, deep creases
@@ -158,7 +161,7 @@ def _luts(p: MaskParams) -> tuple[np.ndarray, np.ndarray]:
     hue = np.degrees(np.arctan2(b, a))  # -180..180: pale pink skin sits just below 0
     skin_ab = (chroma >= p.chroma_min) & (hue >= p.hue_min) & (hue <= p.hue_max)
     pale = chroma < p.white_chroma
-    lesionable = (chroma >= p.chroma_min) & (hue < p.hue_max)
+    lesionable = (chroma >= p.chroma_min) & (hue >= p.lesion_hue_min) & (hue < p.hue_max)
     ab = (skin_ab * 1 + pale * 2 + lesionable * 4).astype(np.uint8).ravel()
     Lv = codes * L_SCALE
     lut_L = (((Lv >= p.L_min) & (Lv <= p.L_max)) * 1 + (Lv > p.white_L) * 2).astype(np.uint8)

@@ -129,3 +129,31 @@ def test_default_config_is_the_clinical_ladder(tmp_path):
 def test_bad_severities(bad):
     with pytest.raises(UserError, match="--severities"):
         parse_severities(bad)
+
+
+def _train_kwargs(monkeypatch, argv):
+    import harness.commands.train as module
+
+    seen = {}
+    monkeypatch.setattr(module, "train", lambda **kw: seen.update(kw) or 0)
+    assert cli.main(["train", "--data", "D", "--out", "m.keras", "--quiet"] + argv) == 0
+    return seen
+
+
+def test_train_defaults_leave_the_size_to_the_recipe(monkeypatch):
+    monkeypatch.delenv("DERMATRACE_IMAGENET_WEIGHTS", raising=False)
+    seen = _train_kwargs(monkeypatch, [])
+    # None: linear-head keeps its own 384 px, the others 224 (harness.train.RECIPES)
+    assert seen["input_size"] is None
+    assert seen["folds"] == 5 and seen["positive_class"] is None
+    assert seen["imagenet_fallbacks"] == []
+
+
+def test_train_options_reach_the_command(monkeypatch):
+    monkeypatch.setenv("DERMATRACE_IMAGENET_WEIGHTS", "/env/w.h5")
+    seen = _train_kwargs(monkeypatch, ["--input-size", "96", "--folds", "3", "--positive-class",
+                                       "eczema", "--imagenet-fallback", "/a/w.h5"])
+    assert seen["input_size"] == 96 and seen["folds"] == 3
+    assert seen["positive_class"] == "eczema"
+    # the option first, the environment after it
+    assert seen["imagenet_fallbacks"] == ["/a/w.h5", "/env/w.h5"]

@@ -57,6 +57,31 @@ def test_masks_are_pure_and_shaped_like_the_image():
     assert not skin_mask(blue).any()  # a blue drape is not skin
 
 
+
+def _lab_to_rgb(L: float, a: float, b: float) -> np.ndarray:
+    lab = np.array([[[L * 255 / 100, a + 128, b + 128]]], np.uint8)
+    return cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)[0, 0]
+
+
+@pytest.mark.parametrize("wall_hue", [-45.0, -60.0, -75.0])
+def test_a_lavender_wall_redder_than_the_skin_is_not_lesion(wall_hue):
+    # pale skin (a* 2, b* 10) in the middle, a lavender wall around it whose a* (about 7) is well
+    # above the skin's: a* alone would call the wall erythema; its blue hue says it is not
+    rng = np.random.default_rng(0)
+    img = np.empty((128, 128, 3), np.uint8)
+    chroma = 18.0
+    img[:] = _lab_to_rgb(50.0, chroma * np.cos(np.radians(wall_hue)),
+                         chroma * np.sin(np.radians(wall_hue)))
+    img[32:96, 32:96] = _lab_to_rgb(72.0, 2.0, 10.0)
+    img[56:72, 56:72] = _lab_to_rgb(62.0, 16.0, 12.0)  # a patch of erythema on the skin
+    img = np.clip(img + rng.normal(0, 1.0, img.shape), 0, 255).astype(np.uint8)
+    lesion = lesion_mask(img)
+    wall = np.ones((128, 128), bool)
+    wall[24:104, 24:104] = False
+    assert lesion[wall].mean() < 0.01
+    assert lesion[58:70, 58:70].mean() > 0.9  # the erythema is still found
+    assert skin_mask(img)[36:52, 36:92].mean() > 0.8
+
 # -- DermNet NZ: every photograph carries a watermark in the lower left -------------------------
 
 def _load_dermnet(folder: Path) -> np.ndarray:

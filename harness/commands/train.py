@@ -8,8 +8,9 @@ from harness.errors import EXIT_OK, UserError
 
 
 def train(*, data: str, out: str, recipe: str, backbone_weights: str, val_fraction: float,
-          epochs: int | None, seed: int, input_size: int, cache_dir: Path | None, progress: bool,
-          quiet: bool) -> int:
+          epochs: int | None, seed: int, input_size: int | None, cache_dir: Path | None,
+          progress: bool, quiet: bool, folds: int = 5, positive_class: str | None = None,
+          imagenet_fallbacks: list[str] | None = None) -> int:
     from harness.train import train_model
 
     if not Path(data).exists():
@@ -20,8 +21,9 @@ def train(*, data: str, out: str, recipe: str, backbone_weights: str, val_fracti
         raise UserError(f"--val-fraction: must be between 0 and 0.9, got {val_fraction}")
     summary = train_model(data=Path(data), out=Path(out), recipe=recipe,
                           backbone_weights=backbone_weights, val_fraction=val_fraction,
-                          epochs=epochs, seed=seed, input_size=input_size, progress=progress,
-                          cache=cache_dir)
+                          epochs=epochs, seed=seed, input_size=input_size, folds=folds,
+                          positive_class=positive_class, progress=progress, cache=cache_dir,
+                          imagenet_fallbacks=[Path(p) for p in (imagenet_fallbacks or [])])
     if not quiet:
         val = summary.get("validation", {}) if isinstance(summary, dict) else {}
         shown = ", ".join(f"{k} {v:.3f}" for k, v in val.items() if isinstance(v, float))
