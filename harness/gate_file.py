@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.variants import split_variant
+
 VERDICTS: tuple[str, ...] = ("PASS", "WARN", "FAIL", "INSUFFICIENT")
 SCOPES: tuple[str, ...] = ("overall", "each_group", "worst_group", "group_gap")
 DEFAULT_GROUPING = "group"
@@ -297,18 +299,6 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 def has_severity(name: str) -> bool:
     return split_variant(name) is not None
-
-
-def split_variant(name: str) -> tuple[str, int | float] | None:
-    """"blur@3" -> ("blur", 3); None for names without a numeric severity."""
-    family, sep, sev = name.rpartition("@")
-    if not sep or not family:
-        return None
-    try:
-        s = float(sev)
-    except ValueError:
-        return None
-    return family, int(s) if s.is_integer() else s
 
 
 def _parse_perturbation(value, bad) -> tuple[str, ...] | None:

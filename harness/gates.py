@@ -26,8 +26,10 @@ from statistics import NormalDist
 
 from harness.gate_file import (ALL_METRICS, CELL_METRICS, DEFAULT_GROUPING, DRIFT_METRICS,
                                DROP_METRICS, FLIP_METRICS, GAP_METRICS, SCOPES, VERDICTS, Gate,
-                               higher_is_better, load_gates, metric_kind, split_variant)
+                               higher_is_better, load_gates, metric_kind)
 from harness.gate_output import format_verdicts, write_junit
+from harness.variants import families_of as run_families
+from harness.variants import split_variant
 
 __all__ = [
     "ALL_METRICS", "CELL_METRICS", "DRIFT_METRICS", "DROP_METRICS", "FLIP_METRICS", "GAP_METRICS",
@@ -337,16 +339,6 @@ def _is_ci(ci) -> bool:
 
 
 # ------------------------------------------------------------------------------ the variants
-def run_families(variants: list[str]) -> dict[str, list]:
-    """family -> sorted severities of the run's ``family@severity`` variants."""
-    out: dict[str, list] = {}
-    for v in variants:
-        fs = split_variant(v)
-        if fs is not None:
-            out.setdefault(fs[0], []).append(fs[1])
-    return {f: sorted(s) for f, s in out.items()}
-
-
 def resolve_variants(gate: Gate, variants: list[str], *, subject: str = "this run") -> list[str]:
     """The variant names a gate judges in a run that has ``variants`` ("clean" first).
 

@@ -23,6 +23,7 @@ import pandas as pd
 from harness import results as results_io
 from harness.config import AuditConfig
 from harness.errors import NotAvailable, UserError
+from harness.results import value_summary
 
 # Manifest columns that hold human skin-type labels and become groupings of their own.
 LABEL_GROUPING_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur", "monk", "mst", "skin_type")
@@ -331,7 +332,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
         variant_records.append({
             "name": variant.name, "family": variant.family, "severity": variant.severity,
             "key": variant.key(), "requested": variant.requested,
-            "achieved": {k: _summary(ach[k]) for k in shown},
+            "achieved": {k: value_summary(ach[k]) for k in shown},
         })
     perturbed.release()
 
@@ -411,15 +412,6 @@ def _cached_fields(cache, namespace: str, image_keys: list[str], compute) -> dic
     return {name: table[:, j].copy() for j, name in enumerate(names)}
 
 
-def _summary(values: np.ndarray) -> dict[str, Any]:
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"n": 0, "mean": None, "median": None, "p05": None, "p95": None}
-    return {"n": int(v.size), "mean": float(np.mean(v)), "median": float(np.median(v)),
-            "p05": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95))}
-
-
 def _counts(values: np.ndarray) -> dict[str, int]:
     keys, counts = np.unique(values.astype(str), return_counts=True)
     return {str(k): int(c) for k, c in zip(keys, counts)}
@@ -441,7 +433,7 @@ def _ita_summary(tone: pd.DataFrame) -> dict[str, Any]:
             "b_median": float(fin["b"].median()) if len(fin) and "b" in fin else None,
         }
     return {
-        "n": int(len(ita)), "n_known": int(known.sum()), "summary": _summary(ita),
+        "n": int(len(ita)), "n_known": int(known.sum()), "summary": value_summary(ita),
         "histogram": {"edges": edges.tolist(), "counts": hist.tolist()},
         "per_group": dict(sorted(per_group.items())),
     }
@@ -531,9 +523,9 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
         "n_images": int(sel.size),
         "selection": "all" if sel.size == len(groups) else "stratified sample per group",
         "regions": {k: list(v) for k, v in regions.items()},
-        "attention": {k: _summary(v) for k, v in shares.items()},
+        "attention": {k: value_summary(v) for k, v in shares.items()},
         "attention_by_group": {
-            str(g): {k: _summary(v[group_values == g]) for k, v in shares.items()}
+            str(g): {k: value_summary(v[group_values == g]) for k, v in shares.items()}
             for g in sorted(set(group_values.tolist()))
         },
         "noise_floor": floor_section,

@@ -28,6 +28,16 @@ RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.csv"
 
 
+def value_summary(values) -> dict[str, Any]:
+    """``n``, mean, median, 5th and 95th percentiles of the finite values (None when none are)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"n": 0, "mean": None, "median": None, "p05": None, "p95": None}
+    return {"n": int(v.size), "mean": float(np.mean(v)), "median": float(np.median(v)),
+            "p05": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95))}
+
+
 def variant_column(name: str) -> str:
     """``blur@3`` -> ``p[blur@3]`` (the samples.csv column of a variant's probabilities)."""
     return f"p[{name}]"

@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from harness.results import value_summary
+
 #: A name that must always be shown as text, never run.
 HOSTILE = "<img src=x onerror=alert(1)> \"q'"
 
@@ -82,15 +84,6 @@ def _lab_means(images: np.ndarray) -> np.ndarray:
     lab = cv2.cvtColor(small.reshape(-1, small.shape[2], 3).astype(np.float32) / 255.0,
                        cv2.COLOR_RGB2Lab).reshape(small.shape)
     return lab.reshape(len(small), -1, 3).mean(axis=1)
-
-
-def _summary(values: np.ndarray) -> dict[str, Any]:
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"n": 0, "mean": None, "median": None, "p05": None, "p95": None}
-    return {"n": int(v.size), "mean": float(np.mean(v)), "median": float(np.median(v)),
-            "p05": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95))}
 
 
 def _heatmaps(rng: np.random.Generator, n: int, grid: int = 7) -> np.ndarray:
@@ -241,7 +234,7 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
                         "source": "Chardon et al. 1991, Int J Cosmet Sci 13:191; Del Bino et al. 2006, "
                                   "Pigment Cell Res 19:606 (brown/dark split at -30)"},
         "counts": {g: int((groups == g).sum()) for g in order},
-        "ita": {"n": n, "n_known": int(known.sum()), "summary": _summary(ita),
+        "ita": {"n": n, "n_known": int(known.sum()), "summary": value_summary(ita),
                 "histogram": {"edges": edges.tolist(), "counts": hist.tolist()},
                 "per_group": per_group},
         "label_groupings": {"fitzpatrick": {k: int(v) for k, v in zip(*np.unique(fitz_str.astype(str),
@@ -261,8 +254,8 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
         variant_records.append({
             "name": name, "family": fam, "severity": s, "key": f"{fam}/v1/{json.dumps(requested, sort_keys=True)}",
             "requested": requested,
-            "achieved": {"dL": _summary(d[:, 0]), "da": _summary(d[:, 1]), "db": _summary(d[:, 2]),
-                         "dITA": _summary(dita)},
+            "achieved": {"dL": value_summary(d[:, 0]), "da": value_summary(d[:, 1]), "db": value_summary(d[:, 2]),
+                         "dITA": value_summary(dita)},
         })
         if thumbnails:
             for i in strip:
@@ -295,8 +288,8 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
             "available": True, "layer": "block_16_project", "method": "gradcam/block_16_project",
             "class_explained": positive, "n_images": int(len(sel)), "noise_floor": floor,
             "selection": "stratified sample per group",
-            "attention": {k: _summary(v) for k, v in shares.items()},
-            "attention_by_group": {str(g): {k: _summary(v[groups[sel] == g]) for k, v in shares.items()}
+            "attention": {k: value_summary(v) for k, v in shares.items()},
+            "attention_by_group": {str(g): {k: value_summary(v[groups[sel] == g]) for k, v in shares.items()}
                                    for g in sorted(set(groups[sel].tolist()))},
             "drift": per_variant,
         }

@@ -58,6 +58,20 @@ def dermnet_batch(folder: Path, *, size: int, n: int) -> np.ndarray:
     return np.stack([decode_image(f, size=(size, size)) for f in files])
 
 
+def dermnet_spread(folder: Path, n: int, *, size: int = 224) -> np.ndarray:
+    """``n`` DermNet images spread evenly over the sorted files (both classes), RGB uint8 at
+    size x size by OpenCV's area interpolation (independent of harness.imageio)."""
+    import cv2
+
+    files = sorted(Path(folder).glob("*/*.jpg"))
+    files = files[:: max(1, len(files) // n)][:n]
+    out = []
+    for f in files:
+        rgb = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        out.append(cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA))
+    return np.stack(out)
+
+
 def keras_probs(model, images: np.ndarray) -> np.ndarray:
     """The Keras model's own output on 0..255 float input, float64 (N, K)."""
     return np.asarray(model(images.astype(np.float32), training=False), dtype=np.float64)

@@ -2,11 +2,11 @@
 plain GradientTape reference."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from harness.errors import NotAvailable, UserError
+from model_factories import dermnet_spread
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -17,13 +17,7 @@ BACKBONE = "mobilenetv2_1.00_224"
 
 
 def _dermnet_images(root, n: int) -> np.ndarray:
-    files = sorted(root.glob("*/*.jpg"))
-    files = files[:: max(1, len(files) // n)][:n]
-    out = []
-    for f in files:
-        rgb = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        out.append(cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_AREA))
-    return np.stack(out)
+    return dermnet_spread(root, n)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+from model_factories import dermnet_spread
 
 keras = pytest.importorskip("keras")
 
@@ -34,13 +35,7 @@ def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def images(dermnet_test) -> np.ndarray:
-    files = sorted(dermnet_test.glob("*/*.jpg"))
-    files = files[:: max(1, len(files) // N_IMAGES)][:N_IMAGES]  # both classes, spread out
-    out = []
-    for f in files:
-        rgb = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        out.append(cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_AREA))
-    return np.stack(out)
+    return dermnet_spread(dermnet_test, N_IMAGES)  # both classes, spread out
 
 
 @pytest.fixture(scope="module")

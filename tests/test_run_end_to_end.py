@@ -246,3 +246,25 @@ def test_tflite_model_goes_through_the_same_command(dermnet_test, tmp_path):
     own = np.asarray(keras_model(ds.images.astype("float32"), training=False)).ravel()
     np.testing.assert_allclose(samples["p"].to_numpy(), own, atol=1e-5)
     assert "p[blur@2]" in samples.columns
+
+
+def test_manifest_skin_type_labels_become_groupings(dermnet_test, tmp_path):
+    # a manifest with a human Fitzpatrick label: counted, audited as its own grouping, and
+    # compared with the estimate from the image
+    data = tmp_path / "data"
+    rows = []
+    for i, src in enumerate(sorted(dermnet_test.glob("*/*.jpg"))[::9][:12]):
+        dst = data / src.parent.name / src.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        rows.append({"path": f"{src.parent.name}/{src.name}", "label": src.parent.name,
+                     "fitzpatrick": ["I", "II", "III"][i % 3]})
+    pd.DataFrame(rows).to_csv(data / "manifest.csv", index=False)
+    proc = harness("run", "--model", CALLABLE, "--data", data / "manifest.csv", "--out",
+                   tmp_path / "run", "--cache", "none", "--perturbations", "blur",
+                   "--severities", "1", "--n-boot", "50", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["groups"]["label_groupings"] == {"fitzpatrick": {"I": 4, "II": 4, "III": 4}}
+    assert "fitzpatrick" in results["metrics"]["groupings"]
+    assert results["groups"]["label_agreement"]["fitzpatrick"]["n"] == 12

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..variants import families_of
 from .bootstrap import bootstrap_counts, percentile_interval
 from .entries import WILSON_RULE, by_cell, metric_entry
 from .frame import frame_values, metric_frame
@@ -14,7 +15,7 @@ from .gaps import gaps_by_variant
 from .misclassified import misclassified
 from .rates import ECE_BINS, METRIC_INFO, METRICS, UNDEFINED_REASON
 from .replicates import Replicates, compute_replicates
-from .robustness import corruption_error, families_of, robustness_by_variant, severity_curves
+from .robustness import corruption_error, robustness_by_variant, severity_curves
 from .thresholds import threshold_grid, threshold_optimizer_what_if, threshold_summary
 
 SCHEMA_ID = "dermatrace.metrics/1"

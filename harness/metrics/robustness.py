@@ -11,21 +11,10 @@ from .bootstrap import percentile_interval
 from .entries import as_list, by_cell, fnum, gap_entry, metric_entry
 from .rates import METRICS
 from .replicates import FLIP_STATS, Replicates
+from harness.variants import split_variant
 
 DROP_METRICS: tuple[str, ...] = ("balanced_accuracy", "roc_auc")
 CURVE_METRICS: tuple[str, ...] = ("balanced_accuracy", "roc_auc", "flip_rate")
-
-
-def split_variant(name: str) -> tuple[str, int | float] | None:
-    """"blur@3" -> ("blur", 3); None for "clean" or a name without a numeric severity."""
-    family, sep, sev = name.rpartition("@")
-    if not sep or not family:
-        return None
-    try:
-        s = float(sev)
-    except ValueError:
-        return None
-    return family, int(s) if s.is_integer() else s
 
 
 def family_members(variants: list[str]) -> dict[str, list[tuple]]:
@@ -36,16 +25,6 @@ def family_members(variants: list[str]) -> dict[str, list[tuple]]:
         if fs is not None:
             out.setdefault(fs[0], []).append((fs[1], i))
     return {f: sorted(m) for f, m in out.items()}
-
-
-def families_of(variants: list[str]) -> dict[str, list]:
-    """family -> sorted severities, over the variant names that carry one."""
-    out: dict[str, list] = {}
-    for v in variants:
-        fs = split_variant(v)
-        if fs is not None:
-            out.setdefault(fs[0], []).append(fs[1])
-    return {f: sorted(s) for f, s in out.items()}
 
 
 def _interval(rep: np.ndarray, level: float):
