@@ -116,6 +116,20 @@ def test_wilson_known_values_and_rule():
     assert sens["ci"][0] < 0.95
 
 
+
+def test_a_constant_classifier_has_no_zero_width_accuracy_interval():
+    # Resampling within each label keeps the class counts fixed, so a model that always says
+    # "negative" has the same accuracy in every resample. That is no certainty: the interval
+    # falls back to Wilson instead of a point.
+    y = np.r_[np.ones(60, int), np.zeros(90, int)]
+    p = np.full(150, 0.2)
+    res = audit_metrics(y_true=y, p={"clean": p}, groups={}, threshold=0.5, n_boot=200)
+    acc = res["groupings"]["all"]["variants"]["clean"]["overall"]["metrics"]["accuracy"]
+    assert acc["value"] == pytest.approx(0.6)
+    assert acc["ci_method"] == "wilson"
+    assert acc["ci"] == pytest.approx([float(b) for b in wilson_interval(90, 150)])
+    assert acc["ci"][1] - acc["ci"][0] > 0.1
+
 def test_wilson_rule_small_denominators_and_small_counts():
     assert use_wilson(20, 40)                 # denominator below 50
     assert use_wilson(0, 500) and use_wilson(500, 500)

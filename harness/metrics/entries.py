@@ -21,13 +21,21 @@ WILSON_RULE = (
     f"proportions (accuracy, sensitivity, specificity, precision, npv, flip rates) use the Wilson "
     f"score interval instead of the bootstrap when their denominator is below {WILSON_BELOW_N} or "
     f"they have fewer than {WILSON_BELOW_COUNT} successes or failures (which includes estimates of "
-    f"exactly 0 or 1, where a percentile bootstrap collapses)"
+    f"exactly 0 or 1, where a percentile bootstrap collapses), or when the bootstrap interval has "
+    f"no width although the proportion is neither 0 nor 1 (resampling within each label holds "
+    f"e.g. the accuracy of a model that always predicts one class fixed)"
 )
 
 
 def use_wilson(successes: float, n: float) -> bool:
     """The Wilson rule (see ``WILSON_RULE``)."""
     return n < WILSON_BELOW_N or min(successes, n - successes) < WILSON_BELOW_COUNT
+
+
+def _collapsed(lo, hi, successes: float, n: float) -> bool:
+    """A zero-width bootstrap interval around a proportion strictly between 0 and 1."""
+    lo, hi = fnum(lo), fnum(hi)
+    return lo is not None and hi is not None and hi - lo < 1e-12 and 0 < successes < n
 
 
 def fnum(x) -> float | None:
@@ -55,7 +63,7 @@ def metric_entry(*, value: float, n: int, lo: float, hi: float, n_undef: int, n_
     if v is None:
         return {"value": None, "ci": None, "n": int(n), "ci_method": None,
                 "reason": undefined_reason}
-    if successes is not None and use_wilson(successes, n):
+    if successes is not None and (use_wilson(successes, n) or _collapsed(lo, hi, successes, n)):
         wl, wh = wilson_bounds(float(successes), float(n), level=level)
         return {"value": v, "ci": [wl, wh], "n": int(n), "ci_method": "wilson",
                 "reason": None}
