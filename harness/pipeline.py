@@ -460,14 +460,15 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
             cam = LazyGradCam(model, layer=cfg.gradcam_layer, cache=cache)
         except NotAvailable as exc:
             return {"available": False, "reason": str(exc)}, None, None, {}
-        # Explain the same class on clean and perturbed images: the positive class.
-        class_index = None
-        if len(model.spec.class_names) > 2 or getattr(model, "n_outputs", 1) not in (None, 1):
-            class_index = list(model.spec.class_names).index(model.spec.positive_class)
+        # Explain the same class on clean and perturbed images: the positive class (for one
+        # sigmoid unit, GradCam turns index 0 into the unit's negated score).
+        class_index = list(model.spec.class_names).index(model.spec.positive_class)
+        # Heatmaps depend on the model file, the sidecar settings, the layer and the class.
+        prefix = f"{model.hash}/{model.cache_tag}/{cam.key}/class={class_index}"
         sel_keys = [image_keys[i] for i in sel]
 
         def heat(variant_key: str, images_fn) -> np.ndarray:
-            namespace = f"{model.hash}/{cam.key}/{variant_key}"
+            namespace = f"{prefix}/{variant_key}"
             found = cache.get_many(namespace, sel_keys)
             missing = [j for j, k in enumerate(sel_keys) if k not in found]
             if missing:
@@ -487,7 +488,7 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
         no_flip = np.zeros(sel.size, dtype=bool)
         # The noise floor (an identity re-run and a 1-pixel shift) needs the model itself: its
         # per-image drift is cached like everything else.
-        flat = _cached_fields(cache, f"{model.hash}/{cam.key}/noise-floor", sel_keys, lambda: {
+        flat = _cached_fields(cache, f"{prefix}/noise-floor", sel_keys, lambda: {
             f"{name}.{metric}": values
             for name, d in noise_floor(cam.get(), ds.images[sel], clean=h_clean,
                                        class_index=class_index, batch_size=cfg.batch_size).items()
@@ -559,4 +560,4 @@ def _write_thumbnails(out: Path, images: np.ndarray, variants, groups: np.ndarra
     for name, maps in (heat_kept or {}).items():
         imgs = perturbed(by_name[name])
         for t, i in enumerate(shown):
-            save_thumbnail(out, f"gradcam/{variant.name}/{int(i)}", overlay(imgs[i], maps[t]))
+            save_thumbnail(out, f"gradcam/{name}/{int(i)}", overlay(imgs[i], maps[t]))
