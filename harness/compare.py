@@ -269,6 +269,10 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
         mc[cell] = mcnemar((p_base["clean"][m] >= tb) == yc, (p_cand["clean"][m] >= tc) == yc)
         if not ok[cell]:
             why = (status.get(cell) or {}).get("reason") or "too few images"
+            # the counts are facts; a test on too few images is not reported
+            mc[cell] = dict(mc[cell], status="insufficient", reason=why,
+                            method=f"not tested: {why}", statistic=None, p_value=None,
+                            favours=None)
             deltas[cell] = {"status": "insufficient", "reason": why}
             for v in robustness:
                 robustness[v][cell] = {"status": "insufficient", "reason": why}

@@ -66,7 +66,7 @@ def mcnemar(correct_baseline: np.ndarray, correct_candidate: np.ndarray, *,
         p = min(1.0, 2.0 * tail / 2 ** n_disc)
     else:
         method = "chi-square with continuity correction"
-        stat = (abs(b - c) - 1) ** 2 / n_disc
+        stat = max(abs(b - c) - 1, 0) ** 2 / n_disc   # Edwards: |b - c| <= 1 gives 0, p = 1
         p = math.erfc(math.sqrt(stat / 2.0))     # survival function of chi-square with 1 df
     return {
         "n": int(a.size), "both_correct": int(np.count_nonzero(a & c_)),

@@ -147,7 +147,9 @@ def _grouping(name: str, g: Mapping) -> dict:
             "b": fmt.integer(m.get("baseline_only_correct")),
             "c": fmt.integer(m.get("candidate_only_correct")), "method": str(m.get("method")),
             "statistic": fmt.num(m.get("statistic"), 2) if m.get("statistic") is not None else "",
-            "p": _p(m.get("p_value")), "favours": str(m.get("favours") or "neither")})
+            "p": _p(m.get("p_value")),
+            "favours": ("too small to judge" if m.get("status") == "insufficient"
+                        else str(m.get("favours") or "neither"))})
     out["changes"] = [
         {"group": str(x.get("group") or "all images"), "metric": _label(str(x.get("metric"))),
          "change": str(x.get("change")), "css": CHANGE_CSS.get(str(x.get("change")), ""),

@@ -109,7 +109,7 @@ def direct_mcnemar_p(b: int, c: int) -> float:
     if n < 25:
         tail = sum(Fraction(math.comb(n, k), 2 ** n) for k in range(min(b, c) + 1))
         return float(min(Fraction(1), 2 * tail))
-    return float(stats.chi2.sf((abs(b - c) - 1) ** 2 / n, df=1))
+    return float(stats.chi2.sf(max(abs(b - c) - 1, 0) ** 2 / n, df=1))
 
 
 @pytest.mark.parametrize("cell", ["overall", "light", "dark", "tiny", "unknown"])
@@ -123,6 +123,11 @@ def test_mcnemar_counts_and_p_values_from_the_formula(pair, cell):
     m = mc["overall"] if cell == "overall" else mc["groups"][cell]
     assert (m["baseline_only_correct"], m["candidate_only_correct"]) == (b, c)
     assert m["both_correct"] + m["both_wrong"] + b + c == cols.size == m["n"]
+    d = comparison["groupings"]["group"]["deltas"]
+    judged = (d["overall"] if cell == "overall" else d["groups"][cell])["status"] == "ok"
+    if not judged:  # too small to judge: the counts, no test
+        assert m["status"] == "insufficient" and m["p_value"] is None and m["favours"] is None
+        return
     assert m["p_value"] == pytest.approx(direct_mcnemar_p(b, c), rel=1e-9, abs=1e-15)
     if 0 < b + c < 25:
         assert m["method"] == "exact binomial"
@@ -145,6 +150,9 @@ def test_mcnemar_both_branches_on_known_tables():
     assert big["statistic"] == pytest.approx((18 - 1) ** 2 / 42)
     assert big["p_value"] == pytest.approx(stats.chi2.sf((18 - 1) ** 2 / 42, 1), rel=1e-12)
     assert big["favours"] == "baseline"
+    tied = table(15, 15)                                  # b = c: no evidence either way
+    assert tied["statistic"] == 0.0 and tied["p_value"] == 1.0 and tied["favours"] is None
+    assert table(13, 14)["p_value"] == 1.0                 # |b - c| = 1: corrected to 0
     same = table(0, 0)
     assert same["p_value"] == 1.0 and same["favours"] is None
     assert table(24, 0)["method"] == "exact binomial" and table(25, 0)["method"].startswith("chi")
