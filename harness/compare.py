@@ -245,7 +245,7 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
                       exclude: list[str]) -> dict:
     from harness.compare_stats import (cell_replicates_many, delta_entry, flip_replicates_many,
                                        mcnemar)
-    from harness.metrics import bootstrap_indices, counts_from_indices
+    from harness.metrics import METRIC_INFO, bootstrap_indices, counts_from_indices
 
     gr_b = base.metrics["groupings"][name]
     gr_c = cand.metrics["groupings"][name]
@@ -291,9 +291,13 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
         rb = {metric: rep(metric, "clean", 0) for metric in CELL_METRICS}
         rc = {metric: rep(metric, "clean", 1) for metric in CELL_METRICS}
         clean_reps[cell] = (rb, rc)
+        # each metric's own denominator (sensitivity: the positives); precision and NPV count
+        # each model's own predictions, so no single n is shown for their difference
+        npos = int(yc.sum())
+        dens = {"n": int(m.size), "positives": npos, "negatives": int(m.size) - npos}
         deltas[cell] = {"status": "ok", **{
             metric: delta_entry(rb[metric], rc[metric], higher_is_better=higher,
-                                level=level, n=int(m.size),
+                                level=level, n=dens.get(METRIC_INFO[metric]["denominator"]),
                                 why=f"{metric} undefined for either model")
             for metric, higher in CELL_METRICS.items()}}
         ba_reps[cell] = {"clean": (rb["balanced_accuracy"], rc["balanced_accuracy"])}

@@ -73,7 +73,8 @@ def test_paired_interval_equals_a_loop_over_the_same_resamples(pair, metric, cel
     assert e["delta"] == pytest.approx(point, abs=1e-12)
     assert e["ci"] == pytest.approx([lo, hi], abs=1e-12)
     assert e["baseline"] == pytest.approx(f(y[cols], pb[cols], tb), abs=1e-12)
-    assert e["n"] == cols.size
+    assert e["n"] == (int(y[cols].sum()) if metric == "sensitivity" else
+                      int((y[cols] == 0).sum()) if metric == "specificity" else cols.size)
 
 
 def test_paired_interval_is_narrower_than_unpaired(pair):
@@ -263,3 +264,15 @@ def test_batched_kernels_equal_one_call_per_score_vector():
         np.testing.assert_allclose(fl["flip_rate"][k], (W @ flipped) / W.sum(axis=1), rtol=1e-14)
         np.testing.assert_allclose(fl["mean_abs_delta_p"][k],
                                    (W @ np.abs(P[k + 1] - P[k])) / W.sum(axis=1), rtol=1e-14)
+
+
+@pytest.mark.parametrize("cell", ["overall", "light", "dark"])
+def test_each_delta_carries_its_own_denominator(pair, cell):
+    comparison, _, _, y, groups = pair
+    cols = np.arange(y.size) if cell == "overall" else np.flatnonzero(groups == cell)
+    d = comparison["groupings"]["group"]["deltas"]
+    entry = d["overall"] if cell == "overall" else d["groups"][cell]
+    assert entry["sensitivity"]["n"] == int(y[cols].sum())          # the positives
+    assert entry["specificity"]["n"] == int((y[cols] == 0).sum())   # the negatives
+    assert entry["accuracy"]["n"] == entry["roc_auc"]["n"] == cols.size
+    assert entry["precision"]["n"] is None  # each model's own predicted positives
