@@ -51,6 +51,20 @@ def test_binary_metrics_known_answer():
     assert m["auc"] == pytest.approx(12 / 15)  # 12 of the 15 (pos, neg) pairs ranked right
 
 
+def test_fold_thresholds_never_score_the_images_that_chose_them():
+    # fold A: separable at 0.45-0.60; fold B: separable at 0.25-0.30. Each fold is scored at the
+    # threshold the *other* fold chose: A at 0.30 (every image positive), B at 0.50 (every
+    # image negative) -> accuracy 0.5, where the pooled threshold would look far better.
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    oof = np.array([0.6, 0.6, 0.4, 0.4, 0.3, 0.3, 0.2, 0.2])
+    splits = [(np.arange(4, 8), np.arange(0, 4)), (np.arange(0, 4), np.arange(4, 8))]
+    got = train.fold_threshold_metrics(y, oof, splits)
+    assert got["thresholds"] == [0.30, 0.50]
+    assert got["accuracy"] == 0.5 and got["sensitivity"] == 0.5 and got["specificity"] == 0.5
+    pooled = binary_metrics(y, oof, choose_threshold(y, oof)[0])
+    assert pooled["accuracy"] == 0.75 > got["accuracy"]
+
+
 def test_threshold_comes_from_out_of_fold_training_predictions(monkeypatch):
     calls = []
     real = train.choose_threshold
@@ -64,9 +78,12 @@ def test_threshold_comes_from_out_of_fold_training_predictions(monkeypatch):
     out = scratch() / "threshold" / "m.keras"
     summary = train.train_model(data=root, out=out, recipe="class-weighted",
                                 backbone_weights="none", input_size=64, folds=3)
-    assert len(calls) == 1
+    # once on all out-of-fold predictions (the model's threshold), then once per fold on the
+    # other folds' predictions (at_fold_thresholds)
+    assert len(calls) == 1 + 3
     y, p = calls[0]
     assert len(y) == 48  # the training images only: test/ has 16 more
+    assert sorted(len(c[0]) for c in calls[1:]) == [32, 32, 32]
     spec = json.loads(Path(summary["sidecar"]).read_text())
     assert spec["threshold"] == real(y, p)[0]
     expected = binary_metrics(y, p, spec["threshold"])

@@ -27,6 +27,9 @@ def train(*, data: str, out: str, recipe: str, backbone_weights: str, val_fracti
     if not quiet:
         val = summary.get("validation", {}) if isinstance(summary, dict) else {}
         shown = ", ".join(f"{k} {v:.3f}" for k, v in val.items() if isinstance(v, float))
-        print(f"trained {recipe}: {out} ({shown})", file=sys.stderr)
+        held = val.get("at_fold_thresholds") or {}
+        if isinstance(held.get("macro_f1"), float):
+            shown += f"; each fold at the others' threshold: macro_f1 {held['macro_f1']:.3f}"
+        print(f"trained {recipe}: {out} (out of fold: {shown})", file=sys.stderr)
     print(out)
     return EXIT_OK
