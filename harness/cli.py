@@ -150,6 +150,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
     quiet = args.quiet
     progress = _progress(quiet)
+    if args.seed is not None and args.seed < 0:
+        raise UserError(f"--seed: must be a whole number of 0 or more, got {args.seed}")
     seed = 0 if args.seed is None else args.seed
     if cmd == "run":
         from harness.commands.run import run

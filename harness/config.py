@@ -219,9 +219,15 @@ def build_config(*, model: str, data: str, out: str | Path, config: str | None =
     ts = float(merged.get("target_sensitivity", 0.9))
     if not 0.0 < ts < 1.0:
         raise UserError(f"target_sensitivity: must be between 0 and 1, got {ts}")
+    seed = merged.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"--seed: must be a whole number of 0 or more, got {seed!r}")
     regions = merged.get("attention_regions")
     if regions:
         for name, box in regions.items():
+            if name in ("lesion", "skin", "background") or str(name).endswith("_area"):
+                raise UserError(f"attention_regions.{name}: the name clashes with a built-in "
+                                "share (lesion, skin, background, *_area); rename it")
             ok = (isinstance(box, (list, tuple)) and len(box) == 4
                   and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in box)
                   and box[0] < box[2] and box[1] < box[3])

@@ -43,6 +43,7 @@ class RegionMasks:
         self._timer = timer
         self._skin: np.ndarray | None = None
         self._lesion: np.ndarray | None = None
+        self._region: np.ndarray | None = None
 
     @property
     def version(self) -> str:
@@ -52,11 +53,15 @@ class RegionMasks:
 
     def _compute(self) -> None:
         if self._skin is None:
-            from subgroups import lesion_mask, skin_mask
+            from subgroups.config import load_config
+            from subgroups.mask import analyse_image
 
+            params = load_config().mask
             with self._timer.stage("masks"):
-                self._skin = np.stack([skin_mask(im) for im in self._images])
-                self._lesion = np.stack([lesion_mask(im) for im in self._images])
+                found = [analyse_image(im, params) for im in self._images]  # one pass per image
+                self._skin = np.stack([r.skin for r in found])
+                self._lesion = np.stack([r.lesion for r in found])
+                self._region = self._skin | self._lesion
 
     def skin(self) -> np.ndarray:
         self._compute()
@@ -68,7 +73,8 @@ class RegionMasks:
 
     def region(self) -> np.ndarray:
         """Skin and lesion together: where regional perturbations (redness) act."""
-        return self.skin() | self.lesion()
+        self._compute()
+        return self._region
 
 
 class PerturbedImages:
@@ -117,6 +123,20 @@ class PerturbedImages:
                 self._memo[variant.name] = apply(variant, prep, masks=region, seed=self._seed,
                                                  image_ids=self._ids)
         return self._memo[variant.name]
+
+    def subset(self, variant, idx) -> np.ndarray:
+        """``self(variant)[idx]`` without perturbing the other images (every family acts on
+        each image alone: its own mean, mask and seed)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if variant.name in self._memo:
+            return self._memo[variant.name][idx]
+        from perturbations import apply
+
+        uses_mask = getattr(variant, "uses_mask", True)
+        region = self._masks.region()[idx] if uses_mask else None
+        with self._timer.stage("perturb"):
+            return apply(variant, self._images[idx], masks=region, seed=self._seed,
+                         image_ids=[self._ids[i] for i in idx])
 
     def achieved(self, variant) -> dict[str, np.ndarray]:
         from perturbations import achieved
@@ -226,6 +246,20 @@ def _gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int
     return np.asarray(sorted(chosen), dtype=int)
 
 
+def _check_output_folder(out: Path) -> None:
+    """Create ``out`` (the run directory) and make sure files can be written into it."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        what = "is a file" if out.is_file() else (exc.strerror or type(exc).__name__).lower()
+        raise UserError(f"--out {out}: {what}; give a folder DermaTrace can create and write "
+                        "into") from None
+
+
 def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = False,
               log: Callable[[str], None] = lambda msg: None) -> dict[str, Any]:
     """Audit ``cfg.model`` on ``cfg.data`` and write the run directory ``cfg.out``.
@@ -240,6 +274,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     timer = Timer()
     t_start = time.perf_counter()
     out = Path(cfg.out)
+    _check_output_folder(out)  # before the work, not after it
 
     gates = None
     if cfg.gates:
@@ -310,6 +345,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
 
     # -- perturbation ladder -------------------------------------------------------------------
     from perturbations import ladder
+    from perturbations.measure import MEASURE_VERSION
 
     variants = ladder(cfg.perturbations, cfg.severities) if cfg.perturbations else []
     if gates is not None:
@@ -326,8 +362,10 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
             probs[variant.name] = predict_cached(
                 model, lambda v=variant: perturbed(v), image_keys=image_keys, variant=vkey,
                 cache=cache, batch_size=cfg.batch_size, progress=False)
-        # Achieved deltas do not depend on the model: cached by variant and image only.
-        ach = _cached_fields(cache, f"achieved/{vkey}", image_keys, lambda v=variant: perturbed.achieved(v))
+        # Achieved deltas do not depend on the model: cached by variant and image, the region
+        # they are measured over (always the skin mask) and the measures' formulas.
+        akey = f"achieved/{vkey}|region={masks.version}|{MEASURE_VERSION}"
+        ach = _cached_fields(cache, akey, image_keys, lambda v=variant: perturbed.achieved(v))
         shown = [m for m in getattr(variant, "measures", ()) if m in ach] or sorted(ach)
         variant_records.append({
             "name": variant.name, "family": variant.family, "severity": variant.severity,
@@ -467,12 +505,13 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
         prefix = f"{model.hash}/{model.cache_tag}/{cam.key}/class={class_index}"
         sel_keys = [image_keys[i] for i in sel]
 
-        def heat(variant_key: str, images_fn) -> np.ndarray:
+        def heat(variant_key: str, images_at) -> np.ndarray:
+            """Heatmaps of the selected images; ``images_at(idx)`` gives just the missing ones."""
             namespace = f"{prefix}/{variant_key}"
             found = cache.get_many(namespace, sel_keys)
             missing = [j for j, k in enumerate(sel_keys) if k not in found]
             if missing:
-                imgs = images_fn()[sel[missing]]
+                imgs = images_at(sel[missing])
                 maps = cam.get().heatmaps(imgs, class_index=class_index, batch_size=cfg.batch_size)
                 cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
                 for t, j in enumerate(missing):
@@ -480,7 +519,7 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
             return np.stack([found[k] for k in sel_keys]).astype(np.float32)
 
         hw = (int(model.spec.input_size[1]), int(model.spec.input_size[0]))
-        h_clean = heat("clean", lambda: ds.images)
+        h_clean = heat("clean", lambda idx: ds.images[idx])
         regions = {name: tuple(box) for name, box in (cfg.attention_regions or {}).items()}
         shares = attention_shares(h_clean, skin=masks.skin()[sel], lesion=masks.lesion()[sel],
                                   size=hw, region=regions or None)
@@ -507,7 +546,7 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
                 top[variant.family] = variant
         kept = {}
         for variant in _progress_bar(variants, progress, "grad-cam"):
-            h_var = heat(perturbed.key(variant), lambda v=variant: perturbed(v))
+            h_var = heat(perturbed.key(variant), lambda idx, v=variant: perturbed.subset(v, idx))
             if top.get(variant.family) is variant:
                 kept[variant.name] = h_var[:GALLERY_OVERLAYS]
             d = drift(h_clean, h_var, size=hw)
@@ -546,9 +585,8 @@ def _write_thumbnails(out: Path, images: np.ndarray, variants, groups: np.ndarra
         save_thumbnail(out, f"clean/{i}", images[i])
     strip = sorted({int(np.flatnonzero(groups == g)[0]) for g in set(groups.tolist())})
     for variant in variants:
-        imgs = perturbed(variant)
-        for i in strip:
-            save_thumbnail(out, f"{variant.name}/{i}", imgs[i])
+        for i, image in zip(strip, perturbed.subset(variant, strip)):
+            save_thumbnail(out, f"{variant.name}/{i}", image)
     if heat_clean is None:
         return
     from harness.gallery import overlay
@@ -558,6 +596,6 @@ def _write_thumbnails(out: Path, images: np.ndarray, variants, groups: np.ndarra
         save_thumbnail(out, f"gradcam/clean/{int(i)}", overlay(images[i], heat_clean[t]))
     by_name = {v.name: v for v in variants}
     for name, maps in (heat_kept or {}).items():
-        imgs = perturbed(by_name[name])
+        imgs = perturbed.subset(by_name[name], shown)
         for t, i in enumerate(shown):
-            save_thumbnail(out, f"gradcam/{name}/{int(i)}", overlay(imgs[i], maps[t]))
+            save_thumbnail(out, f"gradcam/{name}/{int(i)}", overlay(imgs[t], maps[t]))

@@ -23,6 +23,8 @@ from perturbations.lab import ita_deg, rgb_to_lab
 from perturbations.region import check_masks, masked_mean
 
 MEASURES = ("dL", "da", "db", "dITA", "hf_loss")
+#: Names the formulas above; change it whenever a cached measure could change.
+MEASURE_VERSION = "measure-1"
 
 
 def _mask8(masks: np.ndarray | None, i: int) -> np.ndarray | None:

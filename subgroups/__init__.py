@@ -48,7 +48,7 @@ def _mask_version() -> str:
     from dataclasses import asdict
 
     params = json.dumps(asdict(load_config().mask), sort_keys=True)
-    return "skinmask-1-" + hashlib.sha256(params.encode()).hexdigest()[:12]
+    return "skinmask-2-" + hashlib.sha256(params.encode()).hexdigest()[:12]
 
 
 def __getattr__(name: str):

@@ -81,7 +81,7 @@ def _block_ita_iqr(res: MaskResult) -> float:
     ys, xs = np.arange(nby + 1) * k, np.arange(nbx + 1) * k
 
     def sums(img: np.ndarray) -> np.ndarray:
-        ii = cv2.integral(img, sdepth=cv2.CV_32S)[np.ix_(ys, xs)].astype(np.float64)
+        ii = cv2.integral(img, sdepth=cv2.CV_64F)[np.ix_(ys, xs)]  # exact, no int32 overflow
         return ii[1:, 1:] - ii[:-1, 1:] - ii[1:, :-1] + ii[:-1, :-1]
 
     n = sums(m)

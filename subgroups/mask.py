@@ -175,7 +175,8 @@ def _structures(tophat: np.ndarray, blackhat: np.ndarray, nearwhite: np.ndarray,
     # text and logos: bright strokes packed densely; very bright colourless pixels (paper, logos,
     # glare) are never skin. Both are dropped with a halo around them.
     d = _odd(p.text_window * short)
-    strokes = cv2.boxFilter(bright.view(np.uint8), -1, (d, d), normalize=False,
+    # int32 counts: an 8-bit sum would saturate at 255 once the window passes 15 x 15 pixels
+    strokes = cv2.boxFilter(bright.view(np.uint8), cv2.CV_32S, (d, d), normalize=False,
                             borderType=cv2.BORDER_REFLECT)
     block = ((strokes > p.text_density * d * d) | nearwhite).view(np.uint8)
     h = _odd(2 * p.halo * short + 1)

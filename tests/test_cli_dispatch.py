@@ -157,3 +157,32 @@ def test_train_options_reach_the_command(monkeypatch):
     assert seen["positive_class"] == "eczema"
     # the option first, the environment after it
     assert seen["imagenet_fallbacks"] == ["/a/w.h5", "/env/w.h5"]
+
+
+@pytest.mark.parametrize("command", [["run", "--model", "m.keras", "--data", "d"],
+                                     ["train", "--data", "D", "--out", "m.keras"]])
+def test_negative_seed_is_one_line_exit_2(command, capsys):
+    assert cli.main(command + ["--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--seed" in err
+
+
+def test_a_config_seed_and_region_names_are_checked_up_front(tmp_path):
+    bad_seed = tmp_path / "seed.yaml"
+    bad_seed.write_text("seed: -3\n")
+    with pytest.raises(UserError, match="--seed"):
+        build_config(model="m", data="d", out="o", config=str(bad_seed))
+    clash = tmp_path / "region.yaml"
+    clash.write_text("attention_regions:\n  skin: [0, 0, 0.5, 0.5]\n")
+    with pytest.raises(UserError, match="attention_regions.skin"):
+        build_config(model="m", data="d", out="o", config=str(clash))
+
+
+def test_an_output_that_is_a_file_stops_before_the_work(tmp_path, capsys):
+    (tmp_path / "d" / "a").mkdir(parents=True)
+    taken = tmp_path / "results"
+    taken.write_text("not a folder")
+    code = cli.main(["run", "--model", "tests/callable_models.py:redness", "--data",
+                     str(tmp_path / "d"), "--out", str(taken)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: --out")

@@ -131,3 +131,19 @@ def test_dermnet_watermark_is_never_skin(dermnet_test):
         if n:
             leaks[i] = n
     assert leaks == {}
+
+
+def test_dermnet_watermark_is_never_skin_at_1024_px_either(dermnet_test):
+    # the text window grows with the image (41 x 41 pixels at 1024 px): its stroke count must not
+    # saturate at 8 bits, or text detection silently switches off on large images
+    images = _load_dermnet(dermnet_test)
+    logo, text, has_logo = _watermark_templates(images)
+    leaks = {}
+    for i in range(0, len(images), 4):
+        big = cv2.resize(images[i], (1024, 1024), interpolation=cv2.INTER_CUBIC)
+        template = cv2.resize((logo if has_logo[i] else text).view(np.uint8), (1024, 1024),
+                              interpolation=cv2.INTER_NEAREST).astype(bool)
+        n = int((skin_mask(big) & template).sum())
+        if n > 0.01 * template.sum():
+            leaks[i] = n
+    assert leaks == {}
