@@ -240,6 +240,17 @@ def _run_info(run: Run) -> dict:
             "recipe": (m.get("sidecar") or {}).get("recipe")}
 
 
+def _with_model_intervals(entry: dict, base: np.ndarray, cand: np.ndarray, *,
+                          level: float) -> dict:
+    """``entry`` plus each model's own interval over the same resamples (``baseline_ci``,
+    ``candidate_ci``), so that no value in a comparison stands without one."""
+    from harness.compare_stats import interval_entry
+
+    for key, rep in (("baseline_ci", base), ("candidate_ci", cand)):
+        entry[key] = interval_entry(rep, level=level, why="undefined")["ci"]
+    return entry
+
+
 def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run, p_base, p_cand,
                       variants: list[str], n_boot: int, seed: int, level: float,
                       exclude: list[str]) -> dict:
@@ -296,9 +307,11 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
         npos = int(yc.sum())
         dens = {"n": int(m.size), "positives": npos, "negatives": int(m.size) - npos}
         deltas[cell] = {"status": "ok", **{
-            metric: delta_entry(rb[metric], rc[metric], higher_is_better=higher,
-                                level=level, n=dens.get(METRIC_INFO[metric]["denominator"]),
-                                why=f"{metric} undefined for either model")
+            metric: _with_model_intervals(
+                delta_entry(rb[metric], rc[metric], higher_is_better=higher, level=level,
+                            n=dens.get(METRIC_INFO[metric]["denominator"]),
+                            why=f"{metric} undefined for either model"),
+                rb[metric], rc[metric], level=level)
             for metric, higher in CELL_METRICS.items()}}
         ba_reps[cell] = {"clean": (rb["balanced_accuracy"], rc["balanced_accuracy"])}
         if perturbed:

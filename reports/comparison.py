@@ -117,8 +117,10 @@ def _grouping(name: str, g: Mapping) -> dict:
                            "disagreements": g.get("group_label_disagreements")}
     out["overall"] = [
         {"metric": _label(m),
-         "baseline": _value_cell(_d(overall.get(m)).get("baseline")),
-         "candidate": _value_cell(_d(overall.get(m)).get("candidate")),
+         "baseline": _value_cell(_d(overall.get(m)).get("baseline"),
+                                 _d(overall.get(m)).get("baseline_ci"), _d(overall.get(m)).get("n")),
+         "candidate": _value_cell(_d(overall.get(m)).get("candidate"),
+                                  _d(overall.get(m)).get("candidate_ci"), _d(overall.get(m)).get("n")),
          "delta": _delta_cell(overall.get(m))}
         for m in METRIC_LABELS if m in overall]
     out["metric_heads"] = [_label(m) for m in GROUP_METRICS]

@@ -276,3 +276,12 @@ def test_each_delta_carries_its_own_denominator(pair, cell):
     assert entry["specificity"]["n"] == int((y[cols] == 0).sum())   # the negatives
     assert entry["accuracy"]["n"] == entry["roc_auc"]["n"] == cols.size
     assert entry["precision"]["n"] is None  # each model's own predicted positives
+
+
+def test_each_models_value_has_its_own_interval(pair):
+    comparison, base, cand, y, groups = pair
+    e = comparison["groupings"]["group"]["deltas"]["overall"]["brier"]
+    idx = bootstrap_indices(groups, y, n_boot=N_BOOT, seed=SEED)
+    for model, key in ((base, "baseline_ci"), (cand, "candidate_ci")):
+        reps = [np.mean((model.p["clean"][row] - y[row]) ** 2) for row in idx]
+        assert e[key] == pytest.approx(list(np.percentile(reps, [2.5, 97.5])), abs=1e-12)
