@@ -545,13 +545,18 @@ def summary_lines(comparison: Mapping) -> list[str]:
                  f"on {m['baseline_only_correct']} of {m['n']} images; {m['method']}{stat}, "
                  f"p = {m['p_value']:.3g}")
     for grouping, g in (comparison.get("groupings") or {}).items():
+        # many group x metric intervals: some exclude 0 by chance alone (about 1 in 20 at 95%)
+        judged = [c for c, d in (g["deltas"].get("groups") or {}).items()
+                  if d.get("status") == "ok"]
+        n_tests = len(judged) * len(HEADLINE)
         for kind in ("worse", "better"):
             hits = [x for x in g["changes"] if x["change"] == kind and x["group"] is not None
                     and x["metric"] in HEADLINE]
             if hits:
-                lines.append(f"{kind} ({grouping}): " + "; ".join(
-                    f"{x['group']} {x['metric']} {_num(x['delta'], True)}{_ci(x['ci'])}"
-                    for x in hits))
+                lines.append(f"{kind} ({grouping}, {len(hits)} of {n_tests} group comparisons; "
+                             f"about {n_tests / 20:.1f} would by chance): " + "; ".join(
+                                 f"{x['group']} {x['metric']} {_num(x['delta'], True)}{_ci(x['ci'])}"
+                                 for x in hits))
     ce = gr.get("corruption_error") or {}
     if ce.get("status") == "ok":
         mce = ce["overall"]["mce"]

@@ -47,7 +47,15 @@ def test_planted_changes_are_found_per_group(comparison):
     assert g["gaps"]["metrics"]["sensitivity"]["change"] == "better"
     assert g["gaps"]["equalized_odds_difference"]["change"] == "better"
     lines = "\n".join(comparison["summary"])
-    assert "better (group): dark" in lines and "worse (group): light" in lines
+    import re
+
+    better = re.search(r"better \(group, (\d+) of (\d+) group comparisons; about ([\d.]+) would "
+                       r"by chance\): dark", lines)
+    assert better and "worse (group, " in lines and "chance): light" in lines
+    # judged groups x headline metrics; "tiny" is too small to judge and is not counted
+    judged = [c for c, d in g["deltas"]["groups"].items() if d["status"] == "ok"]
+    assert int(better.group(2)) == 4 * len(judged)
+    assert float(better.group(3)) == pytest.approx(4 * len(judged) / 20, abs=0.05)
     assert "McNemar" in lines
 
 
