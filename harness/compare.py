@@ -20,7 +20,6 @@ comparison), writes ``comparison.json``, ``comparison.html`` and (with gates) ``
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import UserError
+from harness.results import group_label
 # One table of metrics and directions for gates and compare.
 from harness.gate_file import CELL_METRICS, REGRESSION_VARIANT_METRICS, higher_is_better
 
@@ -126,18 +126,6 @@ def _check_same_images(base: Run, cand: Run) -> np.ndarray:
     return order
 
 
-_MISSING = frozenset({"", "-1", "nan", "NA", "<NA>", "None"})
-
-
-def _group_label(x) -> str:
-    """A samples.csv group value as the metrics section names it: missing (empty, NaN, -1, NA)
-    -> "unknown", an integral float -> an integer ("3.0" -> "3"), as the pipeline labels them."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "unknown"
-    text = str(int(x)) if isinstance(x, float) and x.is_integer() else str(x).strip()
-    return "unknown" if text in _MISSING else text
-
-
 def _grouping_labels(run: Run, grouping: str, n: int) -> np.ndarray | None:
     """Per-image group labels of a grouping, checked against the run's counts."""
     gr = run.metrics["groupings"][grouping]
@@ -145,7 +133,7 @@ def _grouping_labels(run: Run, grouping: str, n: int) -> np.ndarray | None:
         return np.full(n, "all")
     if grouping not in run.columns:
         return None
-    labels = np.array([_group_label(x) for x in run.columns[grouping]], dtype=str)
+    labels = np.array([group_label(x) for x in run.columns[grouping]], dtype=str)
     for g, st in (gr.get("status") or {}).items():
         if int(np.count_nonzero(labels == g)) != int(st.get("n", -1)):
             raise UserError(f"{run.path}/samples.csv: column {grouping!r} does not match "

@@ -10,7 +10,6 @@ plain arrays between them.
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import pandas as pd
 from harness import results as results_io
 from harness.config import AuditConfig
 from harness.errors import NotAvailable, UserError
-from harness.results import value_summary
+from harness.results import group_label, value_summary
 
 # Manifest columns that hold human skin-type labels and become groupings of their own.
 LABEL_GROUPING_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur", "monk", "mst", "skin_type")
@@ -211,15 +210,7 @@ def _label_groupings(extra: pd.DataFrame, requested: tuple[str, ...] | None) -> 
         cols = list(requested)
     out: dict[str, np.ndarray] = {}
     for col in cols:
-        values = []
-        for v in extra[col].tolist():
-            if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() in {"", "-1", "nan", "NA"}:
-                values.append("unknown")
-            elif isinstance(v, float) and v.is_integer():
-                values.append(str(int(v)))
-            else:
-                values.append(str(v).strip())
-        out[col] = np.asarray(values, dtype=object)
+        out[col] = np.asarray([group_label(v) for v in extra[col].tolist()], dtype=object)
     return out
 
 

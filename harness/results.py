@@ -28,6 +28,26 @@ RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.csv"
 
 
+#: Texts that mean "no label" in a manifest column or samples.csv.
+MISSING_LABELS = frozenset({"", "-1", "nan", "NA", "<NA>", "None"})
+
+
+def group_label(x) -> str:
+    """A label of a grouping column as the audit names it: missing (None, NaN, empty, -1, NA)
+    -> ``"unknown"``, an integral float -> an integer (``3.0`` -> ``"3"``), else the trimmed text.
+    The pipeline labels manifest columns with it and ``compare`` reads samples.csv back with it,
+    so the two always agree."""
+    if x is None:
+        return "unknown"
+    if isinstance(x, (float, np.floating)):
+        if math.isnan(x):
+            return "unknown"
+        if float(x).is_integer():
+            return str(int(x))
+    text = str(x).strip()
+    return "unknown" if text in MISSING_LABELS else text
+
+
 def value_summary(values) -> dict[str, Any]:
     """``n``, mean, median, 5th and 95th percentiles of the finite values (None when none are)."""
     v = np.asarray(values, dtype=float)

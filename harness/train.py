@@ -40,7 +40,9 @@ forward pass is paid once per image and input size, and a head epoch takes milli
 ``backbone_weights="none"`` gives a randomly initialised backbone whose BatchNormalization
 statistics are then set from (at most 64 of) the training images
 (:func:`harness.backbone.calibrate_batchnorm`); without that, Keras' random MobileNetV2 outputs
-features of about 1e-12 and every frozen recipe would learn a constant. Random features are fast
+features of about 1e-12 and every frozen recipe would learn a constant. The calibration sees
+the images (never their labels) of every fold, so with random weights the out-of-fold numbers
+are transductive; ImageNet weights involve no such step. Random features are fast
 and structurally complete (tests, the synthetic demo) but carry little about lesions: use the
 ImageNet weights for a useful classifier.
 

@@ -215,3 +215,12 @@ def test_group_column_that_disagrees_with_results_is_refused(runs, tmp_path):
     df.to_csv(broken / "samples.csv", index=False)
     with pytest.raises(UserError, match="column 'group' does not match results.json"):
         compare_runs(base, broken, n_boot=20)
+
+
+def test_pipeline_and_compare_name_group_labels_alike():
+    from harness.results import group_label
+
+    for raw, name in [(None, "unknown"), (float("nan"), "unknown"), ("", "unknown"),
+                      (" -1 ", "unknown"), ("NA", "unknown"), ("<NA>", "unknown"),
+                      ("None", "unknown"), (3.0, "3"), ("3", "3"), (" IV ", "IV")]:
+        assert group_label(raw) == name, raw
