@@ -383,13 +383,21 @@ def _predict_images(model, images: np.ndarray, *, batch_size: int = 32) -> np.nd
         return model(tf.cast(batch, tf.float32), training=False)
 
     out = np.zeros(len(images), np.float64)
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
-        n = len(batch)
-        if n < batch_size:
-            batch = np.concatenate([batch, np.zeros((batch_size - n,) + batch.shape[1:],
-                                                    batch.dtype)])
-        out[start:start + n] = np.asarray(forward(batch))[:n, 0]
+    # One trace per model (each fold trains a new one): TensorFlow's "retracing" warning about
+    # that is expected here, so it is kept out of the user's terminal for this loop only.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        for start in range(0, len(images), batch_size):
+            batch = images[start:start + batch_size]
+            n = len(batch)
+            if n < batch_size:
+                batch = np.concatenate([batch, np.zeros((batch_size - n,) + batch.shape[1:],
+                                                        batch.dtype)])
+            out[start:start + n] = np.asarray(forward(batch))[:n, 0]
+    finally:
+        logger.setLevel(level)
     return out
 
 
