@@ -89,16 +89,6 @@ def gap_entry(value, lo, hi, n_undef, n_boot: int, *, undefined_reason: str) -> 
     return {"value": v, **interval_fields(lo, hi, n_undef, n_boot, undefined_reason)}
 
 
-def wilson_entry(*, successes: float, n: int, level: float = 0.95,
-                 undefined_reason: str = "no images") -> dict:
-    """A proportion with the Wilson interval regardless of size (used where no resamples exist)."""
-    if n <= 0:
-        return {"value": None, "ci": None, "n": 0, "ci_method": None, "reason": undefined_reason}
-    lo, hi = wilson_bounds(float(successes), float(n), level=level)
-    return {"value": float(successes / n), "ci": [lo, hi], "n": int(n),
-            "ci_method": "wilson", "reason": None}
-
-
 def as_list(a) -> list:
     """A float array -> list of float/None."""
     return [fnum(x) for x in np.asarray(a, dtype=np.float64).ravel()]
