@@ -29,6 +29,8 @@ from scipy.stats import rankdata
 
 # Per-image drift metrics, in the order drift() returns them, with how to read them:
 # "similarity" -- 1 means the heatmaps agree; "distance" -- 0 means they agree.
+#: Names the drift formulas below; change it whenever a cached drift value could change.
+DRIFT_VERSION = "drift-1"
 DRIFT_METRICS: dict[str, str] = {
     "spearman": "similarity",
     "cosine": "similarity",

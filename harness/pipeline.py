@@ -482,7 +482,8 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
     sel = _gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed)
     if sel.size == 0:
         return {"available": False, "reason": "no images selected"}, None, None, {}
-    from harness.attention import attention_shares, drift, noise_floor, summarise_drift
+    from harness.attention import (DRIFT_METRICS, DRIFT_VERSION, attention_shares, drift,
+                                   noise_floor, summarise_drift)
 
     with timer.stage("gradcam"):
         try:
@@ -537,10 +538,14 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
                 top[variant.family] = variant
         kept = {}
         for variant in _progress_bar(variants, progress, "grad-cam"):
-            h_var = heat(perturbed.key(variant), lambda idx, v=variant: perturbed.subset(v, idx))
+            vkey = perturbed.key(variant)
+            h_var = heat(vkey, lambda idx, v=variant: perturbed.subset(v, idx))
             if top.get(variant.family) is variant:
                 kept[variant.name] = h_var[:GALLERY_OVERLAYS]
-            d = drift(h_clean, h_var, size=hw)
+            # per-image drift: a function of the two cached maps, so cached beside them
+            found = _cached_fields(cache, f"{prefix}/drift|{DRIFT_VERSION}/{vkey}", sel_keys,
+                                   lambda h=h_var: drift(h_clean, h, size=hw))
+            d = {metric: found[metric] for metric in DRIFT_METRICS}
             flipped = (probs[variant.name][sel] >= threshold) != pred_clean
             per_variant[variant.name] = summarise_drift(d, flipped=flipped, groups=groups[sel],
                                                         n_boot=cfg.n_boot, seed=cfg.seed)
