@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import UserError
-from harness.results import group_label
 # One table of metrics and directions for gates and compare.
 from harness.gate_file import CELL_METRICS, REGRESSION_VARIANT_METRICS, higher_is_better
+from harness.results import group_label
 
 SCHEMA_ID = "dermatrace.comparison/1"
 COMPARISON_FILE = "comparison.json"

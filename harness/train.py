@@ -195,21 +195,23 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return float(roc_auc_score(y, p))
 
 
-def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
-    """ROC AUC, accuracy, macro-F1, sensitivity and specificity at ``threshold``, with n."""
-    y = np.asarray(y).astype(int)
-    pred = (np.asarray(p) >= threshold).astype(int)
+def _decision_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
+    """Accuracy, macro-F1, sensitivity and specificity of 0/1 decisions."""
     pos, neg = y == 1, y == 0
     return {
-        "n": int(len(y)),
-        "n_positive": int(pos.sum()),
-        "n_negative": int(neg.sum()),
-        "auc": _auc(y, p),
         "accuracy": float(np.mean(pred == y)),
         "macro_f1": _macro_f1(y, pred),
         "sensitivity": float(np.mean(pred[pos] == 1)) if pos.any() else None,
         "specificity": float(np.mean(pred[neg] == 0)) if neg.any() else None,
     }
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    """ROC AUC, accuracy, macro-F1, sensitivity and specificity at ``threshold``, with n."""
+    y = np.asarray(y).astype(int)
+    pred = (np.asarray(p) >= threshold).astype(int)
+    return {"n": int(len(y)), "n_positive": int(np.sum(y == 1)),
+            "n_negative": int(np.sum(y == 0)), "auc": _auc(y, p), **_decision_metrics(y, pred)}
 
 
 def fold_threshold_metrics(y: np.ndarray, oof: np.ndarray,
@@ -230,16 +232,9 @@ def fold_threshold_metrics(y: np.ndarray, oof: np.ndarray,
         t, _ = choose_threshold(y[tr], oof[tr])
         thresholds.append(float(t))
         pred[te] = (oof[te] >= t).astype(int)
-    pos, neg = y == 1, y == 0
-    return {
-        "rule": "each fold scored at the threshold chosen on the other folds' out-of-fold "
-                "predictions",
-        "thresholds": thresholds,
-        "accuracy": float(np.mean(pred == y)),
-        "macro_f1": _macro_f1(y, pred),
-        "sensitivity": float(np.mean(pred[pos] == 1)) if pos.any() else None,
-        "specificity": float(np.mean(pred[neg] == 0)) if neg.any() else None,
-    }
+    return {"rule": "each fold scored at the threshold chosen on the other folds' out-of-fold "
+                    "predictions",
+            "thresholds": thresholds, **_decision_metrics(y, pred)}
 
 
 def balanced_class_weight(y: np.ndarray) -> dict[int, float]:
