@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 from scipy.stats import rankdata
 
+from harness.config import clashes_with_builtin_share
+
 # Per-image drift metrics, in the order drift() returns them, with how to read them:
 # "similarity" -- 1 means the heatmaps agree; "distance" -- 0 means they agree.
 #: Names the drift formulas below; change it whenever a cached drift value could change.
@@ -358,7 +360,7 @@ def attention_shares(heatmaps: np.ndarray, *, skin: np.ndarray, lesion: np.ndarr
         "background": ~(skin | lesion),
     }
     for name, spec in (region or {}).items():
-        if name in regions or name.endswith("_area"):
+        if clashes_with_builtin_share(name):
             raise ValueError(f"region name {name!r} clashes with a built-in share; rename it")
         arr = np.asarray(spec)
         if arr.dtype == bool:

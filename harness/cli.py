@@ -14,6 +14,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from harness.config import check_seed
 from harness.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, DermaTraceError, UserError
 
 PROG = "harness"
@@ -150,9 +151,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
     quiet = args.quiet
     progress = _progress(quiet)
-    if args.seed is not None and args.seed < 0:
-        raise UserError(f"--seed: must be a whole number of 0 or more, got {args.seed}")
     seed = 0 if args.seed is None else args.seed
+    check_seed(seed)
     if cmd == "run":
         from harness.commands.run import run
 

@@ -188,6 +188,21 @@ def parse_gradcam(value: str | int | None) -> str:
     raise UserError(f"--gradcam: expected all, none, auto or a number of images, got {value!r}")
 
 
+#: Attention shares every Grad-CAM section has (harness.attention); a user region may not take
+#: these names nor end in ``_area`` (each share's area is reported under ``<name>_area``).
+BUILTIN_SHARES: tuple[str, ...] = ("lesion", "skin", "background")
+
+
+def clashes_with_builtin_share(name) -> bool:
+    return str(name) in BUILTIN_SHARES or str(name).endswith("_area")
+
+
+def check_seed(seed) -> None:
+    """A seed is a whole number of 0 or more (NumPy's generators refuse negatives)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"--seed: must be a whole number of 0 or more, got {seed!r}")
+
+
 def build_config(*, model: str, data: str, out: str | Path, config: str | None = None,
                  overrides: dict[str, Any] | None = None) -> AuditConfig:
     """Merge the YAML config (default or ``config``) with command-line ``overrides``.
@@ -219,15 +234,13 @@ def build_config(*, model: str, data: str, out: str | Path, config: str | None =
     ts = float(merged.get("target_sensitivity", 0.9))
     if not 0.0 < ts < 1.0:
         raise UserError(f"target_sensitivity: must be between 0 and 1, got {ts}")
-    seed = merged.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UserError(f"--seed: must be a whole number of 0 or more, got {seed!r}")
+    check_seed(merged.get("seed", 0))
     regions = merged.get("attention_regions")
     if regions:
         for name, box in regions.items():
-            if name in ("lesion", "skin", "background") or str(name).endswith("_area"):
+            if clashes_with_builtin_share(name):
                 raise UserError(f"attention_regions.{name}: the name clashes with a built-in "
-                                "share (lesion, skin, background, *_area); rename it")
+                                f"share ({', '.join(BUILTIN_SHARES)}, *_area); rename it")
             ok = (isinstance(box, (list, tuple)) and len(box) == 4
                   and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in box)
                   and box[0] < box[2] and box[1] < box[3])
