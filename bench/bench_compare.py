@@ -1,6 +1,6 @@
 """Benchmark: ``compare_runs`` on two realistic run directories of the same simulated images.
 
-Builds two runs without a model (``reports.sample_run.make_sample_run``, N images, 6 families x 5
+Builds two runs without a model (``sample_run.make_sample_run``, N images, 6 families x 5
 severities, two groupings; a weaker and a stronger simulated model on the same images), then times
 ``compare_runs`` (paired resamples, B = ``--boot``) and ``run_compare`` (plus comparison.json and
 comparison.html), best and median of ``--repeat``. Never asserts a timing.
@@ -27,8 +27,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    from harness.compare import compare_runs, run_compare
-    from reports.sample_run import make_sample_run
+    from harness.compare.runs import compare_runs, run_compare
+    from sample_run import make_sample_run
 
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         root = Path(tmp)

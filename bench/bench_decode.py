@@ -22,8 +22,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.data import _available_cpus, load_dataset  # noqa: E402
-from harness.imageio import decode_bytes  # noqa: E402
+from harness.data.load import _available_cpus, load_dataset  # noqa: E402
+from harness.data.decode import decode_bytes  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "dermnetnz_eczema_ad" / "test"
 

@@ -1,6 +1,6 @@
 """Benchmark: ``harness gate RUN_DIR --gates G`` wall time, and what it imports.
 
-Builds a realistic run directory without a model (``reports.sample_run.make_sample_run``: N images,
+Builds a realistic run directory without a model (``sample_run.make_sample_run``: N images,
 6 perturbation families x 5 severities, two groupings, Grad-CAM drift), then runs
 ``python -m harness gate RUN --gates configs/gates/ci-default.yaml`` in a fresh process
 ``--repeat`` times and prints the wall time (best and median), the time ``evaluate_gates`` takes
@@ -37,7 +37,7 @@ def main() -> None:
     ap.add_argument("--gates", default=str(REPO / "configs" / "gates" / "ci-default.yaml"))
     args = ap.parse_args()
 
-    from reports.sample_run import make_sample_run
+    from sample_run import make_sample_run
 
     with tempfile.TemporaryDirectory(prefix="bench-gate-") as tmp:
         run = Path(tmp) / "run"
@@ -71,8 +71,8 @@ def main() -> None:
                      "numpy", "yaml"):
             print(f"  imported {name:<11} {'yes' if name in mods else 'no'}")
 
-        from harness.gates import evaluate_gates, load_gates
-        from harness.results import read_results
+        from harness.gates.evaluate import evaluate_gates, load_gates
+        from harness.results.io import read_results
 
         results = read_results(run)
         gates = load_gates(args.gates)

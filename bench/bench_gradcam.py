@@ -70,8 +70,8 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from harness.attention import drift
-    from harness.gradcam import GradCam
+    from harness.explain.attention import drift
+    from harness.explain.gradcam import GradCam
 
     images = load_images(args.images)
     n, bs = len(images), args.batch_size

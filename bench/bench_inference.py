@@ -36,7 +36,7 @@ def build_model(weights: Path, size: int = 224):
 
 
 def load_images(folder: Path, n: int, size: int = 224) -> np.ndarray:
-    from harness.imageio import decode_image
+    from harness.data.decode import decode_image
 
     files = sorted(folder.rglob("*.jpg"))
     if not files:
@@ -55,7 +55,7 @@ def best_rate(fn, n: int, repeats: int) -> tuple[float, float]:
 
 
 def bench_model(args) -> None:
-    from harness.models import open_model
+    from harness.models.open import open_model
 
     images = load_images(args.data, args.n)
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +95,7 @@ def bench_model(args) -> None:
 
 def bench_cache(n: int = 3500, batch: int = 32) -> None:
     from harness.cache import ArrayCache
-    from harness.inference import predict_cached
+    from harness.models.predict import predict_cached
 
     rng = np.random.default_rng(0)
     keys = [hashlib.sha256(str(i).encode()).hexdigest() + ":224x224" for i in range(n)]

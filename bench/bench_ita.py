@@ -5,7 +5,7 @@
 Loads the images of DIR (default: Fitzpatrick17k in ../shared/data, else synthetic skin) at
 SIZE x SIZE, repeats them up to N, then times ``subgroups.estimate_skin_tone`` with 1 and 2
 threads, and its stages on one thread (CIELAB conversion, the mask, ITA and its spread, the
-Fitzpatrick features). Also times ``harness.synthetic.synthetic_images`` (400 images at 96 px).
+Fitzpatrick features). Also times ``harness.demo.synthetic.synthetic_images`` (400 images at 96 px).
 Prints best-of-REPEAT wall times and CPU seconds per image (steadier on a shared machine);
 never asserts anything.
 """
@@ -22,7 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.synthetic import render_synthetic, synthetic_images
+from harness.demo.synthetic import render_synthetic, synthetic_images
 from subgroups import estimate_skin_tone, load_config
 from subgroups.features import feature_vector
 from subgroups.ita import tone_of_mask
@@ -45,7 +45,7 @@ def best_of(repeat: int, fn) -> tuple[float, float]:
 
 def load_images(data: Path | None, size: int, n: int) -> tuple[np.ndarray, str]:
     if data is not None and data.exists():
-        from harness.data import load_dataset
+        from harness.data.load import load_dataset
 
         images = load_dataset(data, size=(size, size)).images
         source = f"{data.name} ({len(images)} images)"

@@ -45,7 +45,7 @@ def best_of(repeat: int, fn, label: str | None = None) -> float:
 
 
 def load(data: Path, size: int) -> np.ndarray:
-    from harness.data import load_dataset
+    from harness.data.load import load_dataset
 
     return load_dataset(data, size=(size, size)).images
 

@@ -1,6 +1,6 @@
 """Benchmark: render the report of a 500-image audit (goal: under 3 s and under 10 MB).
 
-A simulated audit (``reports.sample_run``: real ``audit_metrics`` on simulated predictions, six
+A simulated audit (``sample_run``: real ``audit_metrics`` on simulated predictions, six
 perturbation families at five severities, Grad-CAM drift summaries, gates) with 500 thumbnails is
 written once; then ``render_report`` is timed. Prints seconds, the file's size and what it embeds.
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reports.fmt import human_size  # noqa: E402
 from reports.render import render_report  # noqa: E402
-from reports.sample_run import FAMILIES, make_sample_run  # noqa: E402
+from sample_run import FAMILIES, make_sample_run  # noqa: E402
 
 
 def main() -> int:

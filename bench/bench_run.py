@@ -29,7 +29,7 @@ FLOOR = r"""
 import sys, time
 t0 = time.perf_counter()
 import numpy as np, tensorflow as tf, keras
-from harness.data import load_dataset
+from harness.data.load import load_dataset
 from perturbations import apply, ladder
 model = keras.saving.load_model(sys.argv[1])
 ds = load_dataset(sys.argv[2], size=(224, 224))

@@ -1,8 +1,8 @@
 """Train each recipe on DermNet NZ ``train/`` and evaluate it on ``test/``; print a table.
 
-Training reads ``train/`` only (``harness.train.train_model``); the threshold comes from
+Training reads ``train/`` only (``harness.train.recipes.train_model``); the threshold comes from
 out-of-fold predictions on ``train/``. Evaluation then opens the saved model the way
-``harness run`` does (``harness.models.open_model``: sidecar, safe-mode load) and scores
+``harness run`` does (``harness.models.open.open_model``: sidecar, safe-mode load) and scores
 ``test/`` at the sidecar's threshold.
 
     .venv/bin/python bench/eval_recipes.py [--recipes baseline,class-weighted,finetune,linear-head]
@@ -57,9 +57,9 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from harness.data import load_dataset
-    from harness.models import open_model
-    from harness.train import binary_metrics, train_model
+    from harness.data.load import load_dataset
+    from harness.models.open import open_model
+    from harness.train.recipes import binary_metrics, train_model
 
     data = Path(args.data)
     out_dir = Path(args.out_dir)

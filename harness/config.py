@@ -188,7 +188,7 @@ def parse_gradcam(value: str | int | None) -> str:
     raise UserError(f"--gradcam: expected all, none, auto or a number of images, got {value!r}")
 
 
-#: Attention shares every Grad-CAM section has (harness.attention); a user region may not take
+#: Attention shares every Grad-CAM section has (harness.explain.attention); a user region may not take
 #: these names nor end in ``_area`` (each share's area is reported under ``<name>_area``).
 BUILTIN_SHARES: tuple[str, ...] = ("lesion", "skin", "background")
 

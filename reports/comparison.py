@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.results import atomic_write_text
+from harness.results.io import atomic_write_text
 from reports import fmt
 
 COMPARISON_HTML = "comparison.html"
@@ -252,7 +252,7 @@ def _drift(g: Mapping) -> dict:
 
 
 def render_comparison(out_dir: str | Path, comparison: Mapping) -> Path:
-    """Write ``out_dir/comparison.html`` from a comparison (as ``harness.compare`` returns it).
+    """Write ``out_dir/comparison.html`` from a comparison (as ``harness.compare.runs`` returns it).
 
     Parameters
     ----------

@@ -206,7 +206,7 @@ def data_facts(results: dict) -> list[dict]:
 
 
 def gates_view(results: dict) -> dict | None:
-    """Gate verdicts (``harness.gates``): one row per verdict, counts, skipped gates, the rule."""
+    """Gate verdicts (``harness.gates.evaluate``): one row per verdict, counts, skipped gates, the rule."""
     g = results.get("gates")
     if not isinstance(g, dict):
         return None
@@ -1057,7 +1057,7 @@ def _median_cell(v: Any) -> dict:
 
 
 def _drift_tables(drift: dict, order: Sequence[str] = (), *, overall_only: bool = False) -> list[dict]:
-    """Drift per variant as ``harness.attention.summarise_drift`` writes it.
+    """Drift per variant as ``harness.explain.attention.summarise_drift`` writes it.
 
     ``{variant: {"metrics": {name: kind}, "overall": {"all"|"held"|"flipped": S},
     "by_group": {group: {split: S}}}}`` with ``S = {"n", name: {n, median, q25, q75, median_ci,

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from harness.results import atomic_write_text
+from harness.results.io import atomic_write_text
 from reports import context as ctx
 from reports.assets import Thumbnails
 from reports.fmt import human_size
@@ -46,7 +46,7 @@ def environment(*, strict: bool = False) -> jinja2.Environment:
 
 
 def _read_results(run_dir: Path) -> dict:
-    from harness.results import read_results
+    from harness.results.io import read_results
 
     return read_results(run_dir)
 
@@ -55,7 +55,7 @@ def _read_samples(run_dir: Path) -> pd.DataFrame | None:
     path = run_dir / "samples.csv"
     if not path.is_file():
         return None
-    from harness.results import read_samples
+    from harness.results.io import read_samples
 
     return read_samples(run_dir)
 

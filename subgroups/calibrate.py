@@ -179,7 +179,7 @@ def fit_final(M: pd.DataFrame, y, y2, known, known_ita, *,
 def calibrate(*, data: str | Path, size: int = 224, folds: int = 5, repeats: int = 5,
               seed: int = 0, mask: MaskParams | None = None, progress: bool = False) -> dict:
     """Fit everything on the labelled images under ``data``; returns the YAML mapping."""
-    from harness.data import load_dataset
+    from harness.data.load import load_dataset
 
     mask = mask or MaskParams()
     ds = load_dataset(data, size=(size, size), progress=progress)
@@ -208,7 +208,7 @@ def calibrate(*, data: str | Path, size: int = 224, folds: int = 5, repeats: int
     has2 = y2 > 0
     evaluation = {
         "protocol": f"out of fold: {repeats} x stratified {folds}-fold (seeds {seed}..{seed + repeats - 1}); "
-                    f"images decoded at {size}x{size} by harness.data.load_dataset; unknown counts as a miss",
+                    f"images decoded at {size}x{size} by harness.data.load.load_dataset; unknown counts as a miss",
         "n_images": len(y),
         "n_unknown_estimate": int((~known).sum()),
         "n_unknown_ita_group": int((~known_ita).sum()),

@@ -2,7 +2,7 @@
 
 A run directory is what ``harness run`` writes: ``results.json`` (its ``metrics`` section from
 ``harness.metrics.audit_metrics``, its ``gradcam`` section from
-``harness.attention.summarise_drift``) and ``samples.csv``. The predictions are simulated with
+``harness.explain.attention.summarise_drift``) and ``samples.csv``. The predictions are simulated with
 planted properties, so tests know what the gates and the comparison must find without any model:
 
 - two skin-tone groups, ``light`` and ``dark`` (+ a ``tiny`` group too small to judge and an
@@ -65,7 +65,7 @@ def predictions(y, groups, noise, *, separation: dict[str, float], fragility: fl
 def drift_section(groups, noise, p, threshold, *, drift_drop: dict[str, float], n_boot=200,
                   seed=0) -> dict:
     """A ``gradcam`` section whose median cosine at severity s is about 0.97 − drop[g] * s."""
-    from harness.attention import summarise_drift
+    from harness.explain.attention import summarise_drift
 
     per_variant = {}
     for s in SEVERITIES:
@@ -93,7 +93,7 @@ def write_run(out: Path, *, files, labels, y, groups, p: dict[str, np.ndarray], 
               min_per_class: int = 10, group_order=None) -> Path:
     """Write ``out/results.json`` and ``out/samples.csv`` for simulated predictions."""
     from harness.metrics import audit_metrics
-    from harness.results import SCHEMA_VERSION, write_results, write_samples
+    from harness.results.io import SCHEMA_VERSION, write_results, write_samples
 
     groupings = {"group": groups}
     if fitzpatrick is not None:

@@ -49,8 +49,8 @@ def write_sidecar(model_path: Path, **fields) -> Path:
 
 def dermnet_batch(folder: Path, *, size: int, n: int) -> np.ndarray:
     """The first ``n`` DermNet test images (sorted, both classes interleaved), RGB uint8 at
-    size x size, decoded with harness.imageio."""
-    from harness.imageio import decode_image
+    size x size, decoded with harness.data.decode."""
+    from harness.data.decode import decode_image
 
     per_class = [sorted(d.glob("*.jpg")) for d in sorted(Path(folder).iterdir()) if d.is_dir()]
     files = [f for pair in zip(*per_class) for f in pair][:n]
@@ -60,7 +60,7 @@ def dermnet_batch(folder: Path, *, size: int, n: int) -> np.ndarray:
 
 def dermnet_spread(folder: Path, n: int, *, size: int = 224) -> np.ndarray:
     """``n`` DermNet images spread evenly over the sorted files (both classes), RGB uint8 at
-    size x size by OpenCV's area interpolation (independent of harness.imageio)."""
+    size x size by OpenCV's area interpolation (independent of harness.data.decode)."""
     import cv2
 
     files = sorted(Path(folder).glob("*/*.jpg"))

@@ -27,7 +27,7 @@ def dermnet_files(root: Path, n: int) -> list[Path]:
 def load_images(files: list[Path], size: int = SIZE) -> np.ndarray:
     """Decode with the project's decoder when present, else Pillow + OpenCV (INTER_AREA)."""
     try:
-        from harness.imageio import decode_image
+        from harness.data.decode import decode_image
     except ImportError:
         decode_image = None
     out = []

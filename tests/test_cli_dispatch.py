@@ -143,7 +143,7 @@ def _train_kwargs(monkeypatch, argv):
 def test_train_defaults_leave_the_size_to_the_recipe(monkeypatch):
     monkeypatch.delenv("DERMATRACE_IMAGENET_WEIGHTS", raising=False)
     seen = _train_kwargs(monkeypatch, [])
-    # None: linear-head keeps its own 384 px, the others 224 (harness.train.RECIPES)
+    # None: linear-head keeps its own 384 px, the others 224 (harness.train.recipes.RECIPES)
     assert seen["input_size"] is None
     assert seen["folds"] == 5 and seen["positive_class"] is None
     assert seen["imagenet_fallbacks"] == []

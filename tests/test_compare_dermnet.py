@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import callable_models  # noqa: E402
 from gates_runs import write_run  # noqa: E402
-from harness.compare import compare_runs  # noqa: E402
+from harness.compare.runs import compare_runs  # noqa: E402
 from harness.metrics import bootstrap_indices  # noqa: E402
 
 N_BOOT = 300
@@ -31,7 +31,7 @@ def logit_model(images):
 
 @pytest.fixture(scope="module")
 def dermnet_pair(dermnet_test, tmp_path_factory):
-    from harness.data import load_dataset
+    from harness.data.load import load_dataset
     from perturbations import apply, ladder
 
     ds = load_dataset(dermnet_test, size=(64, 64))

@@ -14,8 +14,8 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gates_runs import make_pair  # noqa: E402
-from harness.compare import compare_runs, read_run  # noqa: E402
-from harness.compare_stats import mcnemar  # noqa: E402
+from harness.compare.runs import compare_runs, read_run  # noqa: E402
+from harness.metrics.paired_stats import mcnemar  # noqa: E402
 from harness.metrics import audit_metrics, bootstrap_indices, paired_deltas  # noqa: E402
 
 N_BOOT, SEED = 300, 7
@@ -243,7 +243,7 @@ def test_same_seed_same_bytes(pair, tmp_path):
 
 
 def test_batched_kernels_equal_one_call_per_score_vector():
-    from harness.compare_stats import cell_replicates_many, flip_replicates_many
+    from harness.metrics.paired_stats import cell_replicates_many, flip_replicates_many
     from harness.metrics import binary_metrics, counts_from_indices
 
     rng = np.random.default_rng(1)

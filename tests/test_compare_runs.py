@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gates_runs import make_pair  # noqa: E402
 from harness import cli  # noqa: E402
-from harness.compare import compare_runs, read_comparison  # noqa: E402
+from harness.compare.runs import compare_runs, read_comparison  # noqa: E402
 from harness.errors import UserError  # noqa: E402
 
 
@@ -166,7 +166,7 @@ def test_regression_gate_fails_with_exit_1_and_the_number_in_junit(runs, compari
 
 
 def test_comparison_files_are_deterministic_and_the_page_is_self_contained(runs, tmp_path):
-    from harness.compare import run_compare
+    from harness.compare.runs import run_compare
 
     _, base, cand = runs
     a = run_compare(baseline=base, candidate=cand, out=tmp_path / "a", seed=0)
@@ -218,7 +218,7 @@ def test_group_column_that_disagrees_with_results_is_refused(runs, tmp_path):
 
 
 def test_pipeline_and_compare_name_group_labels_alike():
-    from harness.results import group_label
+    from harness.results.io import group_label
 
     for raw, name in [(None, "unknown"), (float("nan"), "unknown"), ("", "unknown"),
                       (" -1 ", "unknown"), ("NA", "unknown"), ("<NA>", "unknown"),

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from harness.data import Skipped, load_dataset
+from harness.data.load import Skipped, load_dataset
 from harness.errors import UserError
-from harness.imageio import BadImage, decode_image
+from harness.data.decode import BadImage, decode_image
 
 SIZE = (64, 64)
 ALLOWED = ["atopic_dermatitis", "eczema"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.imageio import BadImage, decode_bytes, decode_image, resize
+from harness.data.decode import BadImage, decode_bytes, decode_image, resize
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:

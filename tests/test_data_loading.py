@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.data import dataset_fingerprint, load_dataset
+from harness.data.load import dataset_fingerprint, load_dataset
 from harness.errors import UserError
-from harness.imageio import decode_image
+from harness.data.decode import decode_image
 
 SIZE = (64, 64)
 

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.mark.slow
 def test_demo_trains_audits_gates_and_compares(tmp_path, capsys):
-    from harness.demo import run_demo
+    from harness.demo.story import run_demo
 
     code = run_demo(out=tmp_path, seed=0, cache_dir=None, quiet=True, n_train=240, n_test=200,
                     epochs=4)

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gates_runs import make_pair  # noqa: E402
 from harness import cli  # noqa: E402
-from harness.gates import Gate, load_gates  # noqa: E402
+from harness.gates.evaluate import Gate, load_gates  # noqa: E402
 
 
 @pytest.fixture(scope="module")

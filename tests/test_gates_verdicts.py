@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gates_runs import make_pair  # noqa: E402
 from harness.errors import UserError  # noqa: E402
-from harness.gates import (ALL_METRICS, CELL_METRICS, DRIFT_METRICS, Gate,  # noqa: E402
+from harness.gates.evaluate import (ALL_METRICS, CELL_METRICS, DRIFT_METRICS, Gate,  # noqa: E402
                            evaluate_gates, judge, load_gates)
-from harness.results import read_results  # noqa: E402
+from harness.results.io import read_results  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -272,7 +272,7 @@ def test_a_gate_the_run_cannot_answer_is_one_line_naming_it(runs, tmp_path, gate
 
 
 def test_metric_tables_match_the_metrics_and_attention_modules():
-    from harness.attention import DRIFT_METRICS as ATTENTION
+    from harness.explain.attention import DRIFT_METRICS as ATTENTION
     from harness.metrics import METRIC_INFO, METRICS
 
     assert tuple(CELL_METRICS) == METRICS
@@ -298,7 +298,7 @@ def test_shipped_gate_files_evaluate_on_a_full_run(runs):
 
 
 def test_check_gates_refuses_a_run_plan_before_any_work():
-    from harness.gates import check_gates
+    from harness.gates.evaluate import check_gates
 
     repo = Path(__file__).resolve().parents[1]
     gates = load_gates(repo / "configs" / "gates" / "ci-default.yaml")

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from harness.attention import DERMNET_WATERMARK, attention_shares, summarise_drift
+from harness.explain.attention import DERMNET_WATERMARK, attention_shares, summarise_drift
 
 
 def _masks(n: int, h: int, w: int):

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from harness.attention import DRIFT_METRICS, drift, shift_images, ssim, upsample
+from harness.explain.attention import DRIFT_METRICS, drift, shift_images, ssim, upsample
 
 
 def _blob(h: int, w: int, cy: float, cx: float, sigma: float = 1.0) -> np.ndarray:

@@ -11,7 +11,7 @@ from model_factories import dermnet_spread
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from harness.gradcam import GradCam  # noqa: E402
+from harness.explain.gradcam import GradCam  # noqa: E402
 
 BACKBONE = "mobilenetv2_1.00_224"
 

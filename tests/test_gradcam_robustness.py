@@ -11,8 +11,8 @@ from model_factories import dermnet_spread
 
 keras = pytest.importorskip("keras")
 
-from harness.attention import drift, noise_floor  # noqa: E402
-from harness.gradcam import GradCam  # noqa: E402
+from harness.explain.attention import drift, noise_floor  # noqa: E402
+from harness.explain.gradcam import GradCam  # noqa: E402
 
 SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0)  # blur severities 1-5, Gaussian sigma in pixels at 224 px
 N_IMAGES = 24

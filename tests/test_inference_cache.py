@@ -13,8 +13,8 @@ import pytest
 
 import harness.cache as cache_mod
 from harness.cache import MAX_SEGMENTS, ArrayCache
-from harness.inference import predict_cached
-from harness.models import open_model
+from harness.models.predict import predict_cached
+from harness.models.open import open_model
 from model_factories import TINY, dermnet_batch, tiny_convnet, write_sidecar
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,8 +214,8 @@ def test_fully_cached_run_never_imports_tensorflow(tmp_path, tiny_path, images, 
 import json, sys
 import numpy as np
 from harness.cache import ArrayCache
-from harness.inference import predict_cached
-from harness.models import open_model
+from harness.models.predict import predict_cached
+from harness.models.open import open_model
 cache = ArrayCache({str(cache_dir)!r})
 model = open_model({str(path)!r}, dataset_labels={labels!r}, cache=cache)
 p = predict_cached(model, lambda: np.load({str(tmp_path / 'images.npy')!r}),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from harness.errors import NotAvailable, UserError
-from harness.models import open_model
+from harness.models.open import open_model
 from model_factories import TINY, dermnet_batch, keras_probs, tiny_convnet, write_sidecar
 
 N_IMAGES = 20  # with batch_size=8: two full batches and a padded one

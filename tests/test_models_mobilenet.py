@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.models import open_model
+from harness.models.open import open_model
 from model_factories import dermnet_batch, keras_probs
 
 

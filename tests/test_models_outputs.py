@@ -9,13 +9,13 @@ import pytest
 from scipy.special import expit, softmax
 
 from harness.errors import UserError
-from harness.inference import (
+from harness.models.outputs import (
     detect_output_kind,
     positive_probability,
     preprocess_images,
     to_probabilities,
 )
-from harness.models import open_model
+from harness.models.open import open_model
 from model_factories import TINY, dermnet_batch, keras_probs, tiny_convnet, write_sidecar
 
 CALLABLES = Path(__file__).resolve().parent / "callable_models.py"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from harness.errors import UserError
-from harness.models import model_hash, open_model
-from harness.sidecar import PREPROCESSING, read_sidecar, resolve_spec
+from harness.models.open import model_hash, open_model
+from harness.models.sidecar import PREPROCESSING, read_sidecar, resolve_spec
 
 HERE = Path(__file__).resolve().parent
 CALLABLES = HERE / "callable_models.py"

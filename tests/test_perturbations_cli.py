@@ -11,7 +11,7 @@ import pytest
 from harness.errors import UserError
 from perturbation_refs import dermnet_files
 from perturbations import Variant, apply
-from perturbations.cli_perturb import run_perturb
+from harness.commands.perturb import run_perturb
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_only_stochastic_families_change_with_the_seed(small_data, tmp_path):
 
 
 def test_original_size_is_kept_without_size(small_data, tmp_path):
-    from harness.imageio import decode_image
+    from harness.data.decode import decode_image
 
     _run(small_data, tmp_path / "o", families=["brightness_down"], severities=[2], preview=False, size=None)
     for src in sorted(small_data.rglob("*.jpg")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.pipeline import PerturbedImages, RegionMasks, Timer
+from harness.pipeline.audit import PerturbedImages, RegionMasks, Timer
 from model_factories import dermnet_batch
 from perturbations import FAMILIES, ladder
 

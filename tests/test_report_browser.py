@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from reports.render import render_report
-from reports.sample_run import make_sample_run
+from sample_run import make_sample_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 

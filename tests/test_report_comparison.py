@@ -7,13 +7,13 @@ import re
 import pytest
 
 from reports.render import render_report
-from reports.sample_run import make_sample_run
+from sample_run import make_sample_run
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from harness.compare import compare_runs
-    from harness.results import write_results
+    from harness.compare.runs import compare_runs
+    from harness.results.io import write_results
 
     root = tmp_path_factory.mktemp("report_compare")
     opts = dict(n=140, n_boot=50, severities=(1, 3), families=("blur",), thumbnails=False, gradcam=False,

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from reports.render import render_report
-from reports.sample_run import HOSTILE, make_sample_run
+from sample_run import HOSTILE, make_sample_run
 
 
 class Elements(HTMLParser):

@@ -5,7 +5,7 @@ import pytest
 
 from reports.markdown import md_escape
 from reports.render import render_report
-from reports.sample_run import make_sample_run
+from sample_run import make_sample_run
 
 
 @pytest.fixture(scope="module")

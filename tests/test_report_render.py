@@ -13,7 +13,7 @@ import pytest
 
 from reports import render_report, report_size
 from reports.render import build_view
-from reports.sample_run import make_sample_run
+from sample_run import make_sample_run
 
 REPO = Path(__file__).resolve().parents[1]
 

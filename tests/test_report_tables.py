@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 import pytest
 
 from reports.render import render_report
-from reports.sample_run import make_sample_run
+from sample_run import make_sample_run
 
 
 class Cell:

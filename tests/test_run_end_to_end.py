@@ -90,7 +90,7 @@ def test_samples_have_the_ladder_and_the_groups(callable_run):
 
 
 def test_p_equals_the_callable_on_the_decoded_images(callable_run, dermnet_test):
-    from harness.data import load_dataset
+    from harness.data.load import load_dataset
     from tests.callable_models import redness
 
     out, _, _ = callable_run
@@ -185,7 +185,7 @@ def test_keras_mobilenet_run_matches_model_and_is_cached(nested_mobilenet, dermn
     output, accuracy/AUC are scikit-learn's, and a second run never imports TensorFlow."""
     import keras
 
-    from harness.data import load_dataset
+    from harness.data.load import load_dataset
 
     out, cache = tmp_path / "run", tmp_path / "cache"
     args = ["run", "--model", nested_mobilenet, "--data", dermnet_test, "--cache", cache,
@@ -225,7 +225,7 @@ def test_tflite_model_goes_through_the_same_command(dermnet_test, tmp_path):
     """A .tflite file (no gradients): audited like any model; Grad-CAM says "not available"."""
     import tensorflow as tf
 
-    from harness.data import load_dataset
+    from harness.data.load import load_dataset
     from tests.model_factories import TINY, tiny_convnet, write_sidecar
 
     keras_model = tiny_convnet()

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from harness.errors import UserError
-from harness.synthetic import make_synthetic_dataset
-from subgroups.cli_ita import run_ita
+from harness.demo.synthetic import make_synthetic_dataset
+from harness.commands.ita import run_ita
 
 
 @pytest.fixture(scope="module")

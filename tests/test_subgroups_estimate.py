@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.errors import UserError
-from harness.synthetic import render_synthetic
+from harness.demo.synthetic import render_synthetic
 from subgroups import MASK_VERSION, estimate_skin_tone, group_order, load_config
 from subgroups.config import parse_config
 from subgroups.features import feature_vector

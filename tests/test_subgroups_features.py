@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.synthetic import render_synthetic
+from harness.demo.synthetic import render_synthetic
 from subgroups.features import decode, expose, feature_vector, image_features
 from subgroups.lab import rgb_to_lab
 from subgroups.mask import MaskParams, analyse_image

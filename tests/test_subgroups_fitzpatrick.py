@@ -17,7 +17,7 @@ from subgroups.ita import enough_skin
 
 @pytest.fixture(scope="module")
 def measured(fitzpatrick17k):
-    from harness.data import load_dataset
+    from harness.data.load import load_dataset
 
     ds = load_dataset(fitzpatrick17k, size=(224, 224))
     cfg = load_config()

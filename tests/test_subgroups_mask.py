@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from harness.synthetic import render_synthetic
+from harness.demo.synthetic import render_synthetic
 from subgroups import estimate_skin_tone, lesion_mask, skin_mask
 
 
@@ -85,7 +85,7 @@ def test_a_lavender_wall_redder_than_the_skin_is_not_lesion(wall_hue):
 # -- DermNet NZ: every photograph carries a watermark in the lower left -------------------------
 
 def _load_dermnet(folder: Path) -> np.ndarray:
-    from harness.data import load_dataset
+    from harness.data.load import load_dataset
 
     return load_dataset(folder, size=(224, 224)).images
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from skimage.color import rgb2lab
 
-from harness.synthetic import (
+from harness.demo.synthetic import (
     ITA_RANGE,
     make_synthetic_dataset,
     render_synthetic,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.backbone import resolve_backbone_weights
+from harness.train.backbone import resolve_backbone_weights
 from harness.errors import UserError
-from harness.train import train_model
+from harness.train.recipes import train_model
 
 from train_helpers import scratch, synthetic_root
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data import load_dataset
+from harness.data.load import load_dataset
 
 from train_helpers import synthetic_root, trained
 
@@ -40,7 +40,7 @@ def test_saved_model_loads_in_safe_mode_and_takes_uint8():
 
 
 def test_open_model_reads_it_like_harness_run():
-    from harness.models import open_model
+    from harness.models.open import open_model
 
     summary, _ = trained("baseline")
     loaded = open_model(summary["model"])

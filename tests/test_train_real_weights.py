@@ -3,7 +3,7 @@
 Class 1 of the synthetic set has sharply bounded discoid plaques, class 0 one diffuse
 lichenified patch; ImageNet features at 64 px separate them (random features do not). The
 threshold and validation come from the training images only; the held-out synthetic ``test/``
-is scored through ``harness.models.open_model`` as ``harness run`` would. A second run with the
+is scored through ``harness.models.open.open_model`` as ``harness run`` would. A second run with the
 same cache does no forward pass and writes the same sidecar.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import harness.features
-from harness.data import load_dataset
-from harness.models import open_model
-from harness.train import binary_metrics, train_model
+import harness.train.features
+from harness.data.load import load_dataset
+from harness.models.open import open_model
+from harness.train.recipes import binary_metrics, train_model
 
 from train_helpers import scratch, synthetic_root
 
@@ -47,7 +47,7 @@ def test_linear_head_learns_and_the_cache_skips_the_backbone(backbone_weights, m
     def no_forward(*args, **kwargs):
         raise AssertionError("the backbone ran although every feature was cached")
 
-    monkeypatch.setattr(harness.features, "_extractor", no_forward)
+    monkeypatch.setattr(harness.train.features, "_extractor", no_forward)
     second = train_model(data=root, out=scratch() / "real" / "b.keras", recipe="linear-head",
                          backbone_weights=str(backbone_weights), input_size=64, folds=3,
                          cache=cache)

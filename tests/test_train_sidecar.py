@@ -1,4 +1,4 @@
-"""The sidecar a trained model carries: every field, plain JSON, readable by harness.sidecar."""
+"""The sidecar a trained model carries: every field, plain JSON, readable by harness.models.sidecar."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.sidecar import read_sidecar
-from harness.train import THRESHOLDS
+from harness.models.sidecar import read_sidecar
+from harness.train.recipes import THRESHOLDS
 
 from train_helpers import synthetic_root, trained
 
@@ -48,8 +48,8 @@ def test_sidecar_has_every_field(recipe):
     assert spec["threshold"] in THRESHOLDS
     assert spec["backbone"]["source"] == "random" and spec["backbone"]["sha256"] is None
 
-    # the fingerprint is the one harness.data gives the training images, not the test images
-    from harness.data import load_dataset
+    # the fingerprint is the one harness.data.load gives the training images, not the test images
+    from harness.data.load import load_dataset
 
     root = synthetic_root()
     train = load_dataset(root / "train", size=(64, 64))

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import harness.train as train
-from harness.train import THRESHOLDS, binary_metrics, choose_threshold
+import harness.train.recipes as train
+from harness.train.recipes import THRESHOLDS, binary_metrics, choose_threshold
 
 from train_helpers import scratch, synthetic_root
 

@@ -1,6 +1,6 @@
 """Training runs shared by the ``tests/test_train_*.py`` files, each done once per session.
 
-The synthetic data set has ``train/`` and ``test/`` (``harness.synthetic``: two lesion kinds on
+The synthetic data set has ``train/`` and ``test/`` (``harness.demo.synthetic``: two lesion kinds on
 skin of known tone). Every run made here records the paths the process opened or listed while it
 trained (a ``sys.addaudithook`` hook), so that a test can check that ``test/`` was never touched.
 """
@@ -44,7 +44,7 @@ def scratch() -> Path:
 @functools.lru_cache(maxsize=None)
 def synthetic_root(n_train: int = 48, n_test: int = 16, size: int = 64) -> Path:
     """``root/train`` and ``root/test``: synthetic two-class images (different seeds)."""
-    from harness.synthetic import make_synthetic_dataset
+    from harness.demo.synthetic import make_synthetic_dataset
 
     root = scratch() / f"syn-{n_train}-{n_test}-{size}"
     make_synthetic_dataset(root / "train", n=n_train, size=size, seed=0)
@@ -55,7 +55,7 @@ def synthetic_root(n_train: int = 48, n_test: int = 16, size: int = 64) -> Path:
 def train_recorded(*, data: Path, out: Path, **options) -> tuple[dict, list[str]]:
     """``train_model`` with every opened or listed path recorded; returns (summary, paths)."""
     global _RECORDING
-    from harness.train import train_model
+    from harness.train.recipes import train_model
 
     seen: list[str] = []
     _RECORDING = seen

@@ -14,7 +14,7 @@ from harness.errors import EXIT_GATE_FAILED, EXIT_OK
 
 def compare(*, baseline: str, candidate: str, gates: str | None, strict: bool, out: str | None,
             seed: int, quiet: bool) -> int:
-    from harness.compare import run_compare
+    from harness.compare.runs import run_compare
 
     out_dir = Path(out) if out else Path(candidate) / "compare"
     summary = run_compare(baseline=Path(baseline), candidate=Path(candidate), out=out_dir,

@@ -5,6 +5,6 @@ from pathlib import Path
 
 
 def demo(*, out: str, seed: int, cache_dir: Path | None, progress: bool, quiet: bool) -> int:
-    from harness.demo import run_demo
+    from harness.demo.story import run_demo
 
     return run_demo(out=Path(out), seed=seed, cache_dir=cache_dir, progress=progress, quiet=quiet)

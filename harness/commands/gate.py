@@ -5,11 +5,11 @@ import sys
 from pathlib import Path
 
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK
-from harness.results import read_results
+from harness.results.io import read_results
 
 
 def gate(*, run_dir: str, gates: str, strict: bool, quiet: bool) -> int:
-    from harness.gates import evaluate_gates, format_verdicts, load_gates, write_junit
+    from harness.gates.evaluate import evaluate_gates, format_verdicts, load_gates, write_junit
 
     gate_list = load_gates(gates)
     results = read_results(run_dir)

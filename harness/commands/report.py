@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from harness.errors import EXIT_OK
-from harness.results import read_results
+from harness.results.io import read_results
 
 
 def report(*, run_dir: str, quiet: bool) -> int:

@@ -35,7 +35,7 @@ def run(*, model: str, data: str, out: str | None, config: str | None, gates: st
     ov["gates"] = gates
     ov["strict"] = strict or None
     cfg = build_config(model=model, data=data, out=run_dir, config=config, overrides=ov)
-    from harness.pipeline import run_audit
+    from harness.pipeline.audit import run_audit
     from reports import render_report
 
     log = _log(quiet)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from ..variants import families_of
+from harness.results.variants import families_of
 from .bootstrap import bootstrap_counts, percentile_interval
 from .entries import WILSON_RULE, by_cell, metric_entry
 from .frame import frame_values, metric_frame

@@ -11,7 +11,7 @@ from .bootstrap import percentile_interval
 from .entries import as_list, by_cell, fnum, gap_entry, metric_entry
 from .rates import METRICS
 from .replicates import FLIP_STATS, Replicates
-from harness.variants import split_variant
+from harness.results.variants import split_variant
 
 DROP_METRICS: tuple[str, ...] = ("balanced_accuracy", "roc_auc")
 CURVE_METRICS: tuple[str, ...] = ("balanced_accuracy", "roc_auc", "flip_rate")

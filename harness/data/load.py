@@ -25,7 +25,7 @@ out of the data root, and symlinked folders are not followed at all. In a manife
 is decoded whatever its extension.
 
 Every unusable file is listed in ``Dataset.skipped`` with one of the stable reasons below (and
-those of ``harness.imageio``); a dataset with no usable image raises ``UserError``. Decoding runs
+those of ``harness.data.decode``); a dataset with no usable image raises ``UserError``. Decoding runs
 in a thread pool (Pillow, OpenCV and hashlib release the GIL); results are in sorted file order
 whatever the number of threads.
 """
@@ -48,7 +48,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from harness.errors import UserError
-from harness.imageio import (  # noqa: F401  (BadImage and the reasons are re-exported)
+from harness.data.decode import (  # noqa: F401  (BadImage and the reasons are re-exported)
     BOMB,
     CORRUPT,
     DECODER_VERSION,
@@ -72,7 +72,7 @@ IMAGE_EXTENSIONS = frozenset(
 MANIFEST_NAMES = ("manifest.csv", "labels.csv")
 PATH_COLUMNS = ("path", "file")
 
-# Reasons for skipping (stable strings; decoding reasons come from harness.imageio).
+# Reasons for skipping (stable strings; decoding reasons come from harness.data.decode).
 NOT_AN_IMAGE = "not an image file"
 NOT_A_MANIFEST = "not an image file (CSV without a path column, not read as a manifest)"
 OUTSIDE_CLASS = "image outside a class folder"
@@ -176,7 +176,7 @@ def load_dataset(
         A folder of class subfolders, a folder of images without subfolders (labels ``""``), a
         folder holding one ``manifest.csv``/``labels.csv``, or a CSV manifest (see module doc).
     size : (width, height)
-        Size of the decoded images (``harness.imageio.decode_image``: EXIF-oriented, RGB uint8,
+        Size of the decoded images (``harness.data.decode.decode_image``: EXIF-oriented, RGB uint8,
         squashed to size with INTER_AREA when shrinking and INTER_LINEAR when enlarging).
     allowed_labels : sequence of str, optional
         When given, images whose label is not in it are skipped ("unknown label 'x'", or

@@ -35,7 +35,7 @@ Heatmaps
 --------
 ReLU of the gradient-weighted sum of feature channels, on the feature map's native grid, float32,
 not normalised per image: the scale carries the strength of the evidence, an all-zero map means
-no positive evidence anywhere, and every drift metric in :mod:`harness.attention` is
+no positive evidence anywhere, and every drift metric in :mod:`harness.explain.attention` is
 scale-invariant. Grad-CAM++ (``plus=True``) weights the channels with the closed-form second- and
 third-order terms of Chattopadhay et al. (2018) for an exponential score.
 

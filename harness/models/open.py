@@ -14,7 +14,7 @@ Formats (``LoadedModel.format``):
   mapping a uint8 batch (N, H, W, 3) to probabilities, (N,) or (N, K) (float32 preprocessed
   pixels instead when the sidecar names a preprocessing other than ``"none"``).
 
-:func:`open_model` reads the sidecar (:mod:`harness.sidecar`) and hashes the model's bytes without
+:func:`open_model` reads the sidecar (:mod:`harness.models.sidecar`) and hashes the model's bytes without
 importing TensorFlow; the model itself is loaded on first use (``import tensorflow`` takes seconds),
 or at once when the sidecar lacks something that only the model can tell (input size, number of
 outputs). The forward pass is a ``tf.function`` over a fixed batch size (the last batch is padded,
@@ -33,7 +33,7 @@ import numpy as np
 
 from harness.cache import ArrayCache
 from harness.errors import NotAvailable, UserError
-from harness.inference import (
+from harness.models.outputs import (
     OUTPUT_KINDS,
     cache_tag,
     detect_output_kind,
@@ -44,8 +44,8 @@ from harness.inference import (
     preprocess_images,
     to_probabilities,
 )
-from harness.model_formats import load_backend
-from harness.sidecar import (
+from harness.models.formats import load_backend
+from harness.models.sidecar import (
     ModelSpec,
     check_outputs,
     read_sidecar,
@@ -225,7 +225,7 @@ class LoadedModel:
 
     @property
     def output_kind(self) -> str | None:
-        """How raw outputs become probabilities (see :mod:`harness.inference`); None until the
+        """How raw outputs become probabilities (see :mod:`harness.models.predict`); None until the
         model has run (or the kind was read back from the prediction cache)."""
         return self._kind
 

@@ -9,7 +9,7 @@ size and gives P(positive class)::
                     -> Dense(1, sigmoid) "prob"
 
 Only built-in layers, so it loads with ``keras.saving.load_model(path)`` in safe mode. Beside it,
-``M.json`` (the sidecar, :mod:`harness.sidecar`) says what the output means, the decision
+``M.json`` (the sidecar, :mod:`harness.models.sidecar`) says what the output means, the decision
 threshold, and how the model was made (recipe, data fingerprint, validation, seed, backbone
 weights and their sha256), so that ``harness run --model M.keras`` needs nothing more.
 
@@ -34,12 +34,12 @@ Recipes (:data:`RECIPES`)
     training images; standardisation and coefficients are folded into the Dense layer's kernel
     and bias, so the saved model is the same architecture as every other recipe.
 
-Frozen recipes train their head on cached backbone features (:mod:`harness.features`): the
+Frozen recipes train their head on cached backbone features (:mod:`harness.train.features`): the
 forward pass is paid once per image and input size, and a head epoch takes milliseconds.
 
 ``backbone_weights="none"`` gives a randomly initialised backbone whose BatchNormalization
 statistics are then set from (at most 64 of) the training images
-(:func:`harness.backbone.calibrate_batchnorm`); without that, Keras' random MobileNetV2 outputs
+(:func:`harness.train.backbone.calibrate_batchnorm`); without that, Keras' random MobileNetV2 outputs
 features of about 1e-12 and every frozen recipe would learn a constant. The calibration sees
 the images (never their labels) of every fold, so with random weights the out-of-fold numbers
 are transductive; ImageNet weights involve no such step. Random features are fast
@@ -75,7 +75,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from harness.backbone import (
+from harness.train.backbone import (
     BackboneWeights,
     build_backbone,
     calibrate_batchnorm,
@@ -83,7 +83,7 @@ from harness.backbone import (
 )
 from harness.cache import ArrayCache
 from harness.errors import UserError
-from harness.features import pooled_features
+from harness.train.features import pooled_features
 
 __all__ = [
     "RECIPES",
@@ -121,7 +121,7 @@ class Recipe:
     augment: bool = False
     patience: int | None = None  # early stopping on validation loss
     dropout: float = 0.3
-    architecture: str = "mobilenet_v2"  # or "small_cnn" (trained from scratch; harness.small_cnn)
+    architecture: str = "mobilenet_v2"  # or "small_cnn" (trained from scratch; harness.train.small_cnn)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -537,7 +537,7 @@ def train_model(*, data: Path, out: Path, recipe: str, backbone_weights: str = "
         One of :data:`RECIPES`.
     backbone_weights : str
         ``"imagenet"``, ``"none"`` or a weights file
-        (:func:`harness.backbone.resolve_backbone_weights`).
+        (:func:`harness.train.backbone.resolve_backbone_weights`).
     val_fraction : float
         Share of the training images held out for early stopping (``finetune``), in (0, 0.9).
     epochs : int, optional
@@ -601,8 +601,8 @@ def train_model(*, data: Path, out: Path, recipe: str, backbone_weights: str = "
     weights = (None if rec.architecture == "small_cnn"
                else resolve_backbone_weights(backbone_weights, fallbacks=imagenet_fallbacks))
 
-    from harness.data import load_dataset
-    from harness.imageio import DECODER_VERSION
+    from harness.data.load import load_dataset
+    from harness.data.decode import DECODER_VERSION
 
     folder = training_folder(data)
     t0 = time.perf_counter()
@@ -656,7 +656,7 @@ def train_model(*, data: Path, out: Path, recipe: str, backbone_weights: str = "
     def fit(idx: np.ndarray, desc: str):
         """Train the recipe on ``idx``; returns (predict(other_idx) -> p, info, model or None)."""
         if rec.architecture == "small_cnn":
-            from harness.small_cnn import fit_small_cnn
+            from harness.train.small_cnn import fit_small_cnn
 
             model, info = fit_small_cnn(
                 ds.images[idx], y[idx], epochs=n_epochs, learning_rate=rec.learning_rate,
@@ -744,7 +744,7 @@ def train_model(*, data: Path, out: Path, recipe: str, backbone_weights: str = "
     }
     spec = _json_ready(spec)
 
-    from harness.sidecar import validate_fields
+    from harness.models.sidecar import validate_fields
 
     validate_fields(spec, source=str(out.with_suffix(".json")))  # what harness run will read
     out.parent.mkdir(parents=True, exist_ok=True)

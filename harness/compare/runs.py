@@ -28,8 +28,8 @@ import numpy as np
 
 from harness.errors import UserError
 # One table of metrics and directions for gates and compare.
-from harness.gate_file import CELL_METRICS, REGRESSION_VARIANT_METRICS, higher_is_better
-from harness.results import group_label
+from harness.gates.file import CELL_METRICS, REGRESSION_VARIANT_METRICS, higher_is_better
+from harness.results.io import group_label
 
 SCHEMA_ID = "dermatrace.comparison/1"
 COMPARISON_FILE = "comparison.json"
@@ -78,7 +78,7 @@ class Run:
 
 def read_run(run_dir: str | Path) -> Run:
     """Read a run directory's ``results.json`` and ``samples.csv`` (UserError when unusable)."""
-    from harness.results import read_results, read_samples, variant_column
+    from harness.results.io import read_results, read_samples, variant_column
 
     path = Path(run_dir)
     results = read_results(path)
@@ -215,7 +215,7 @@ def compare(base: Run, cand: Run, *, n_boot: int = 1000, seed: int = 0) -> dict:
 
 
 def _mcnemar_rule() -> str:
-    from harness.compare_stats import MCNEMAR_RULE
+    from harness.metrics.paired_stats import MCNEMAR_RULE
 
     return MCNEMAR_RULE
 
@@ -232,7 +232,7 @@ def _with_model_intervals(entry: dict, base: np.ndarray, cand: np.ndarray, *,
                           level: float) -> dict:
     """``entry`` plus each model's own interval over the same resamples (``baseline_ci``,
     ``candidate_ci``), so that no value in a comparison stands without one."""
-    from harness.compare_stats import interval_entry
+    from harness.metrics.paired_stats import interval_entry
 
     for key, rep in (("baseline_ci", base), ("candidate_ci", cand)):
         entry[key] = interval_entry(rep, level=level, why="undefined")["ci"]
@@ -242,7 +242,7 @@ def _with_model_intervals(entry: dict, base: np.ndarray, cand: np.ndarray, *,
 def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run, p_base, p_cand,
                       variants: list[str], n_boot: int, seed: int, level: float,
                       exclude: list[str]) -> dict:
-    from harness.compare_stats import (cell_replicates_many, delta_entry, flip_replicates_many,
+    from harness.metrics.paired_stats import (cell_replicates_many, delta_entry, flip_replicates_many,
                                        mcnemar)
     from harness.metrics import METRIC_INFO, bootstrap_indices, counts_from_indices
 
@@ -357,7 +357,7 @@ def _changes(deltas: dict, groups: list[str]) -> list[dict]:
 def _gap_deltas(clean_reps: dict, gap_groups: list[str], *, level: float) -> dict:
     """Change of every max − min gap (groups fixed by each model's point estimate) and of the
     equalized-odds difference, paired over the same resamples."""
-    from harness.compare_stats import delta_entry, nan_spread
+    from harness.metrics.paired_stats import delta_entry, nan_spread
 
     if len(gap_groups) < 2:
         return {"status": "insufficient", "groups": gap_groups, "metrics": {},
@@ -425,8 +425,8 @@ def _corruption_error(ba_reps: dict, groups: list[str], variants: list[str], *,
                       level: float) -> dict:
     """mCE-style corruption error of the candidate relative to the baseline, per cell, with
     paired intervals (error = 1 − balanced accuracy)."""
-    from harness.compare_stats import interval_entry
-    from harness.gates import run_families
+    from harness.metrics.paired_stats import interval_entry
+    from harness.gates.evaluate import run_families
 
     fams = run_families(variants)
     if not fams:
@@ -577,9 +577,9 @@ def run_compare(*, baseline: str | Path, candidate: str | Path, out: str | Path,
     ``{"report": Path of comparison.html, "passed": bool, "lines": [one-line summaries],
     "comparison": Path of comparison.json}``.
     """
-    from harness.gates import (evaluate_gates, evaluate_regression_gates, format_verdicts,
+    from harness.gates.evaluate import (evaluate_gates, evaluate_regression_gates, format_verdicts,
                                gates_section, load_gates, write_junit)
-    from harness.results import write_results
+    from harness.results.io import write_results
 
     gate_list = load_gates(gates) if gates else None     # a malformed file stops here
     base, cand = read_run(baseline), read_run(candidate)

@@ -1,6 +1,6 @@
 """``harness demo``: the whole DermaTrace story on synthetic skin, with no data and no download.
 
-1. Synthetic skin photographs of known skin tone (``harness.synthetic``): a training set skewed
+1. Synthetic skin photographs of known skin tone (``harness.demo.synthetic``): a training set skewed
    towards light skin, on which lesions are harder to see on dark skin (a planted bias), and a test
    set balanced across skin tones.
 2. Two classifiers trained with ``harness train``'s own code: a baseline (decision threshold 0.5)
@@ -53,8 +53,8 @@ def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progres
              quiet: bool = False, n_train: int = N_TRAIN, n_test: int = N_TEST,
              epochs: int = EPOCHS) -> int:
     from harness.config import build_config
-    from harness.synthetic import make_synthetic_dataset
-    from harness.train import train_model
+    from harness.demo.synthetic import make_synthetic_dataset
+    from harness.train.recipes import train_model
 
     say = _say(quiet)
     t0 = time.perf_counter()
@@ -86,7 +86,7 @@ def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progres
         train_model(out=tuned, recipe="small-cnn-weighted", **common)
 
     say("3/4 auditing both models (groups, perturbations, Grad-CAM, gates)")
-    from harness.pipeline import run_audit
+    from harness.pipeline.audit import run_audit
     from reports import render_report
 
     gates = str(resources.files("configs").joinpath("gates/ci-default.yaml"))
@@ -103,7 +103,7 @@ def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progres
         say(f"   {name}: " + ", ".join(f"{k} {v}" for k, v in verdicts.items() if v))
 
     say("4/4 comparing the tuned model with the baseline")
-    from harness.compare import run_compare
+    from harness.compare.runs import run_compare
 
     comparison = run_compare(baseline=runs["baseline"][0], candidate=runs["tuned"][0],
                              out=out / "compare", gates=None, strict=False, seed=seed)

@@ -3,7 +3,7 @@
 A gate file is YAML with a ``gates:`` list (syntax and examples in docs/gates.md). Loading checks
 everything that can be checked without a run: keys, metric, scope, grouping name, perturbation and
 severity syntax, bounds. Whether a run has the perturbation, grouping or groups a gate names is
-checked when the gate is judged (``harness.gates``). Plain Python only (yaml is imported on use).
+checked when the gate is judged (``harness.gates.evaluate``). Plain Python only (yaml is imported on use).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.variants import split_variant
+from harness.results.variants import split_variant
 
 VERDICTS: tuple[str, ...] = ("PASS", "WARN", "FAIL", "INSUFFICIENT")
 SCOPES: tuple[str, ...] = ("overall", "each_group", "worst_group", "group_gap")
@@ -42,7 +42,7 @@ GAP_METRICS: dict[str, str | None] = {
     "equalized_odds_difference": None, "tpr_difference": "tpr_difference",
     "fpr_difference": "fpr_difference",
 }
-#: Grad-CAM drift medians (``gradcam.drift[V]``), keyed by their name in ``harness.attention``.
+#: Grad-CAM drift medians (``gradcam.drift[V]``), keyed by their name in ``harness.explain.attention``.
 DRIFT_METRICS: dict[str, str] = {
     "drift_spearman": "spearman", "drift_cosine": "cosine", "drift_ssim": "ssim",
     "drift_iou_top10": "iou_top10", "drift_iou_top20": "iou_top20",

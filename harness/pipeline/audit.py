@@ -5,7 +5,7 @@ thresholds, Grad-CAM drift -> results.json + samples.csv -> report.html (+ gates
 
 Each stage reads what the stage before produced and adds its own section to the results; nothing
 reaches back. The stages' kernels live in their own packages (``subgroups``, ``perturbations``,
-``harness.metrics``, ``harness.gradcam``); this module only orders them, keeps the timings and hands
+``harness.metrics``, ``harness.explain.gradcam``); this module only orders them, keeps the timings and hands
 plain arrays between them.
 """
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import results as results_io
+from harness.results import io as results_io
 from harness.config import AuditConfig
 from harness.errors import NotAvailable, UserError
-from harness.results import group_label, value_summary
+from harness.results.io import group_label, value_summary
 
 # Manifest columns that hold human skin-type labels and become groupings of their own.
 LABEL_GROUPING_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur", "monk", "mst", "skin_type")
@@ -171,7 +171,7 @@ class LazyGradCam:
 
     def get(self):
         if self._cam is None:
-            from harness.gradcam import GradCam
+            from harness.explain.gradcam import GradCam
 
             self._cam = GradCam(self._model.keras_model(), layer=self._layer,
                                 preprocess=self._model.preprocess)
@@ -259,8 +259,8 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     before any expensive work where it can.
     """
     from harness.cache import ArrayCache
-    from harness.data import load_dataset
-    from harness.models import open_model
+    from harness.data.load import load_dataset
+    from harness.models.open import open_model
 
     timer = Timer()
     t_start = time.perf_counter()
@@ -269,7 +269,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
 
     gates = None
     if cfg.gates:
-        from harness.gates import load_gates
+        from harness.gates.evaluate import load_gates
 
         gates = load_gates(cfg.gates)  # a malformed gate file stops here, before any work
 
@@ -298,7 +298,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
                            trust=cfg.trust_model, dataset_labels=ds.class_names, cache=cache)
         spec = model.spec
     y_true = (ds.labels == spec.positive_class).astype(np.int8)
-    from harness.imageio import DECODER_VERSION
+    from harness.data.decode import DECODER_VERSION
 
     # An image's cache key: its content hash and the decode/resize recipe that made the array.
     image_keys = [f"{h}:{size[0]}x{size[1]}:{DECODER_VERSION}" for h in ds.image_hashes]
@@ -327,7 +327,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     }
 
     # -- predictions on the clean images ---------------------------------------------------------
-    from harness.inference import predict_cached
+    from harness.models.predict import predict_cached
 
     probs: dict[str, np.ndarray] = {}
     with timer.stage("predict"):
@@ -340,7 +340,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
 
     variants = ladder(cfg.perturbations, cfg.severities) if cfg.perturbations else []
     if gates is not None:
-        from harness.gates import check_gates
+        from harness.gates.evaluate import check_gates
 
         # A gate file this run cannot answer fails now, not after the audit.
         check_gates(gates, variants=[v.name for v in variants], groupings=list(groupings))
@@ -403,7 +403,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     # Written before the gates are judged: a gate that cannot be judged loses nothing computed.
     results_io.write_results(out / "results.json", results)
     if gates is not None:
-        from harness.gates import evaluate_gates, write_junit
+        from harness.gates.evaluate import evaluate_gates, write_junit
 
         with timer.stage("gates"):
             results["gates"] = evaluate_gates(results, gates, strict=cfg.strict)
@@ -482,7 +482,7 @@ def _gradcam_stage(cfg, model, ds, image_keys, variants, probs, groups, threshol
     sel = _gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed)
     if sel.size == 0:
         return {"available": False, "reason": "no images selected"}, None, None, {}
-    from harness.attention import (DRIFT_METRICS, DRIFT_VERSION, attention_shares, drift,
+    from harness.explain.attention import (DRIFT_METRICS, DRIFT_VERSION, attention_shares, drift,
                                    noise_floor, summarise_drift)
 
     with timer.stage("gradcam"):
@@ -585,7 +585,7 @@ def _write_thumbnails(out: Path, images: np.ndarray, variants, groups: np.ndarra
             save_thumbnail(out, f"{variant.name}/{i}", image)
     if heat_clean is None:
         return
-    from harness.gallery import overlay
+    from harness.explain.overlays import overlay
 
     shown = heat_sel[:GALLERY_OVERLAYS]
     for t, i in enumerate(shown):

@@ -1,9 +1,9 @@
 """A realistic run directory without a model: for the report's tests, its benchmark and template work.
 
-Images are synthetic skin photographs of known ITA (``harness.synthetic``); predictions are
+Images are synthetic skin photographs of known ITA (``harness.demo.synthetic``); predictions are
 simulated with a planted bias (positives on dark skin are harder to detect) and perturbations that
 add noise growing with severity; the ``metrics`` section comes from the real
-``harness.metrics.audit_metrics`` and the Grad-CAM drift from the real ``harness.attention``
+``harness.metrics.audit_metrics`` and the Grad-CAM drift from the real ``harness.explain.attention``
 functions, so the report is developed against the schema the pipeline writes. The ``gates``
 section is assembled here in the documented shape (name, metric, scope, group, value, ci, bound,
 verdict).
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from harness.results import value_summary
+from harness.results.io import value_summary
 
 #: A name that must always be shown as text, never run.
 HOSTILE = "<img src=x onerror=alert(1)> \"q'"
@@ -130,11 +130,11 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
     dict
         The results written to ``results.json``.
     """
-    from harness.attention import attention_shares, drift, summarise_drift
-    from harness.gallery import overlay
+    from harness.explain.attention import attention_shares, drift, summarise_drift
+    from harness.explain.overlays import overlay
     from harness.metrics import audit_metrics
-    from harness.results import write_results, write_samples
-    from harness.synthetic import render_synthetic
+    from harness.results.io import write_results, write_samples
+    from harness.demo.synthetic import render_synthetic
     from reports.assets import save_thumbnail
 
     unknown = [f for f in families if f not in FAMILIES]
@@ -365,9 +365,9 @@ def _verdict(value, ci, *, lo=None, hi=None) -> str:
 
 
 def _gates(results: dict, out: Path, *, hostile: bool, families, severities) -> dict:
-    """The gates section: from ``harness.gates`` when it is there, else assembled in its shape."""
+    """The gates section: from ``harness.gates.evaluate`` when it is there, else assembled in its shape."""
     try:
-        from harness.gates import evaluate_gates, load_gates
+        from harness.gates.evaluate import evaluate_gates, load_gates
     except ImportError:
         return _gates_by_hand(results["metrics"], hostile=hostile, families=families, severities=severities)
     lines = ["gates:",

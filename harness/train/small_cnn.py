@@ -1,6 +1,6 @@
 """A small convolutional classifier trained from scratch: the demo's model.
 
-The DermaTrace classifier proper is MobileNetV2 on ImageNet weights (``harness.train``). Where no
+The DermaTrace classifier proper is MobileNetV2 on ImageNet weights (``harness.train.recipes``). Where no
 pretrained weights exist (``make demo`` runs with no download) a random MobileNetV2 carries almost
 nothing about lesions, so the ``small-cnn`` recipes train this net end to end instead: the same
 ``harness train`` code path (folds, out-of-fold threshold, sidecar), a model small enough to train

@@ -2,7 +2,7 @@
 
 One small class per format (``.keras``/``.h5``, SavedModel, ``.tflite``, Python callable), each
 holding the loaded model and its compiled forward function. Constructing one imports TensorFlow
-(or the user's module); :mod:`harness.models` constructs them only when a prediction or a fact
+(or the user's module); :mod:`harness.models.open` constructs them only when a prediction or a fact
 about the model (input size, output width) is needed.
 
 A backend exposes ``input_size`` ((width, height) or None), ``n_outputs`` (or None),

@@ -1,6 +1,6 @@
 """What a gates section becomes outside results.json: a JUnit XML file for CI and terminal lines.
 
-Both read a ``gates`` section (:func:`harness.gates.evaluate_gates`); neither computes anything.
+Both read a ``gates`` section (:func:`harness.gates.evaluate.evaluate_gates`); neither computes anything.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.gate_file import DEFAULT_GROUPING, VERDICTS
+from harness.gates.file import DEFAULT_GROUPING, VERDICTS
 
 
 def write_junit(gates_section: Mapping, path: Path) -> None:

@@ -24,12 +24,12 @@ import math
 from collections.abc import Iterable, Mapping
 from statistics import NormalDist
 
-from harness.gate_file import (ALL_METRICS, CELL_METRICS, DEFAULT_GROUPING, DRIFT_METRICS,
+from harness.gates.file import (ALL_METRICS, CELL_METRICS, DEFAULT_GROUPING, DRIFT_METRICS,
                                DROP_METRICS, FLIP_METRICS, GAP_METRICS, SCOPES, VERDICTS, Gate,
                                higher_is_better, load_gates, metric_kind)
-from harness.gate_output import format_verdicts, write_junit
-from harness.variants import families_of as run_families
-from harness.variants import split_variant
+from harness.gates.junit import format_verdicts, write_junit
+from harness.results.variants import families_of as run_families
+from harness.results.variants import split_variant
 
 __all__ = [
     "ALL_METRICS", "CELL_METRICS", "DRIFT_METRICS", "DROP_METRICS", "FLIP_METRICS", "GAP_METRICS",

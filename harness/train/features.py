@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from harness.backbone import BackboneWeights
+from harness.train.backbone import BackboneWeights
 from harness.cache import ArrayCache
 
 __all__ = ["FEATURE_VERSION", "VIEWS", "feature_namespace", "pooled_features"]
@@ -79,7 +79,7 @@ def pooled_features(images: np.ndarray, *, backbone, weights: BackboneWeights,
     images : np.ndarray
         uint8 (N, H, W, 3) RGB at the backbone's input size.
     backbone : keras.Model
-        MobileNetV2 without top (:func:`harness.backbone.build_backbone`), taking [-1, 1] input.
+        MobileNetV2 without top (:func:`harness.train.backbone.build_backbone`), taking [-1, 1] input.
     weights : BackboneWeights
         The weights ``backbone`` holds (part of the cache key).
     image_keys : sequence of str

@@ -5,7 +5,7 @@ Everything here is pure numpy (no TensorFlow): heatmaps in, numbers out.
 Conventions
 -----------
 - A heatmap batch is ``(N, h, w)``, non-negative, on the feature map's native grid (7 x 7 for
-  MobileNetV2 at 224 px), as :class:`harness.gradcam.GradCam` returns it. Maps are *not*
+  MobileNetV2 at 224 px), as :class:`harness.explain.gradcam.GradCam` returns it. Maps are *not*
   normalised per image; every metric below is invariant to a positive scale of either map except
   where a docstring says otherwise.
 - ``size`` is always ``(height, width)`` -- the image array's ``shape[1:3]`` -- never the
@@ -284,7 +284,7 @@ def noise_floor(cam, images: np.ndarray, *, size: tuple[int, int] | None = None,
 
     Parameters
     ----------
-    cam : a :class:`harness.gradcam.GradCam` (anything with ``heatmaps(images, class_index=,
+    cam : a :class:`harness.explain.gradcam.GradCam` (anything with ``heatmaps(images, class_index=,
         batch_size=)``).
     images : (N, H, W, 3) uint8 images.
     size : (height, width) for :func:`drift`; default the images' own.

@@ -36,7 +36,7 @@ The decoding policy, fixed so that the same bytes always give the same pixels:
 * **Decompression bombs.** An image whose header announces more than ``max_pixels`` pixels is
   refused before any pixel is decoded, as is anything Pillow itself refuses as a bomb
   (``DecompressionBombError``, and ``DecompressionBombWarning`` where the caller's warning filters
-  turn it into an error, as ``harness.data.load_dataset`` does).
+  turn it into an error, as ``harness.data.load.load_dataset`` does).
 
 Undecodable input raises ``BadImage`` whose ``reason`` is one of the short, stable strings below.
 """

@@ -1,0 +1,1 @@
+"""Baseline against candidate: two runs of the same images, compared on paired resamples."""

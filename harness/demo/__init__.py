@@ -1,0 +1,1 @@
+"""The demo: synthetic skin photographs of known tone and the whole story, end to end."""

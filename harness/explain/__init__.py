@@ -1,0 +1,1 @@
+"""Explanations: Grad-CAM heatmaps, their drift under perturbation, attention shares, overlays."""

@@ -1,0 +1,1 @@
+"""CI gates: the gate file, verdicts from results.json, JUnit output."""

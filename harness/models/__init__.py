@@ -1,0 +1,1 @@
+"""Models: open any supported format, read its sidecar, interpret its outputs, predict (cached)."""

@@ -1,0 +1,108 @@
+"""Cached batched prediction.
+
+:func:`predict_cached` runs a :class:`harness.models.open.LoadedModel` only on the images whose
+prediction is not in the cache, and stores each finished batch, so that a second audit costs almost
+nothing and a killed one resumes. Nothing here imports TensorFlow: a run whose predictions are all
+cached never loads it.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from harness.cache import ArrayCache
+from harness.models.outputs import OUTPUT_KINDS
+
+def predict_cached(
+    model,  # a harness.models.open.LoadedModel
+    images: np.ndarray | Callable[[], np.ndarray],
+    *,
+    image_keys: Sequence[str],
+    variant: str,
+    cache: ArrayCache,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> np.ndarray:
+    """Positive-class probabilities of a batch, computed only for images not in the cache.
+
+    Parameters
+    ----------
+    model : LoadedModel
+        The model (loaded lazily: nothing is imported when every prediction is cached).
+    images : np.ndarray or callable
+        uint8 (N, H, W, 3) at ``model.spec.input_size``, or a zero-argument callable returning
+        that batch (called only when some prediction is missing, so that a perturbation is applied
+        only when needed).
+    image_keys : sequence of str
+        One content key per image (the image's hash plus its resize spec, as the caller makes it).
+    variant : str
+        Canonical spec string of the perturbation (``"clean"`` for none).
+    cache : ArrayCache
+        Where predictions live; ``ArrayCache(None)`` computes everything.
+    batch_size : int
+        Forward batch size; the cache is written after every batch (a killed run resumes).
+    progress : bool
+        Show a tqdm bar over the images being computed.
+
+    Returns
+    -------
+    np.ndarray
+        float64 (N,), row-aligned with ``image_keys``.
+
+    Notes
+    -----
+    Entries live in namespace ``f"{model.hash}/{variant}"`` under
+    ``f"{image_key}|{model.cache_tag}"``; the tag covers the sidecar settings that change the
+    number (preprocessing, input size, class names, positive class, output mode). The model's
+    output kind is stored beside them, so a fully cached run reports the same ``output_kind``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n = len(image_keys)
+    namespace = f"{model.hash}/{variant}"
+    tag = model.cache_tag
+    keys = [f"{k}|{tag}" for k in image_keys]
+    hits = cache.get_many(namespace, keys)
+    out = np.full(n, np.nan, dtype=np.float64)
+    for i, key in enumerate(keys):
+        value = hits.get(key)
+        if value is not None and value.size == 1 and value.dtype.kind in "fiu":
+            out[i] = value.flat[0]
+    missing = np.flatnonzero(~np.isfinite(out)).tolist()  # absent, malformed or non-finite
+
+    # The output kind decided when these entries were computed: adopted so that a cached or
+    # resumed run reports (and, for the missing images, uses) the same one.
+    meta_ns = f"{model.hash}/#output_kind"
+    stored = cache.get_many(meta_ns, [tag]).get(tag)
+    if model.output_kind is None and stored is not None and stored.size == 1 \
+            and str(stored.reshape(())) in OUTPUT_KINDS:
+        model.adopt_output_kind(str(stored.reshape(())))
+    if not missing:
+        return out
+
+    batch = images() if callable(images) else images
+    if len(batch) != n:
+        raise ValueError(f"got {len(batch)} images for {n} image_keys")
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(missing), desc=f"predict {variant}", unit="img", leave=False)
+    try:
+        for start in range(0, len(missing), batch_size):
+            idx = np.asarray(missing[start : start + batch_size])
+            p = model.predict_proba(batch[idx], batch_size=batch_size)
+            out[idx] = p
+            cache.put_many(namespace, {keys[i]: np.float64(v) for i, v in zip(idx, p)})
+            if stored is None and model.output_kind is not None:
+                stored = np.array(model.output_kind)
+                cache.put_many(meta_ns, {tag: stored})
+            if bar is not None:
+                bar.update(len(idx))
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+

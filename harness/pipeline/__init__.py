@@ -1,0 +1,1 @@
+"""One audit as a straight line of stages (``run_audit``)."""

@@ -1,0 +1,1 @@
+"""Training the DermaTrace classifier: recipes, backbone, cached features, validation."""
