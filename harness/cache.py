@@ -32,12 +32,13 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
+
+from harness.results.io import atomic_write_bytes
 
 from harness.errors import UserError
 
@@ -159,7 +160,7 @@ class ArrayCache:
         name = hashlib.sha256(data).hexdigest()[:32] + ".seg"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _atomic_write(folder / name, data)
+            atomic_write_bytes(folder / name, data)
             if sum(1 for _ in _segment_files(folder)) > MAX_SEGMENTS:
                 self._merge(namespace, folder)
         except OSError as exc:
@@ -197,7 +198,7 @@ class ArrayCache:
             return
         data = encode_segment(namespace, dict(sorted(merged.items())))
         target = folder / (hashlib.sha256(data).hexdigest()[:32] + ".seg")
-        _atomic_write(target, data)
+        atomic_write_bytes(target, data)
         for path in sources:
             if path != target:
                 _unlink_quietly(path)
@@ -210,19 +211,6 @@ def _segment_files(folder: Path) -> list[Path]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return [folder / n for n in names]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``; the temporary file is
-    removed on any failure (KeyboardInterrupt included)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(Path(tmp))
-        raise
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from harness.results.io import atomic_write_bytes
 
 THUMBS_DIR = "thumbs"
 JPEG_QUALITY = 80
@@ -94,15 +94,7 @@ def save_thumbnail(run_dir: str | Path, key: str, image: np.ndarray, *, max_side
     """
     path = thumbnail_path(run_dir, key)
     data = thumbnail_bytes(image, max_side=max_side)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
     return f"{THUMBS_DIR}/{key}.jpg"
 
 

@@ -7,14 +7,13 @@ every string, so a file or class name is always shown as text.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
 
-from harness.results.io import atomic_write_text
+from harness.results.io import atomic_write_text, jsonable
 from reports import context as ctx
 from reports.assets import Thumbnails
 from reports.fmt import human_size
@@ -60,21 +59,6 @@ def _read_samples(run_dir: Path) -> pd.DataFrame | None:
     return read_samples(run_dir)
 
 
-def plain_json(value: Any) -> Any:
-    """A deep copy in plain JSON types: numpy scalars and arrays to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): plain_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_json(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return plain_json(value.tolist())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def _comparison_beside(run: Path, results: dict) -> dict | None:
     """``run/compare/comparison.json`` (where ``harness compare`` writes by default) when it compares
     this very model on these very images; None otherwise."""
@@ -90,7 +74,7 @@ def _comparison_beside(run: Path, results: dict) -> dict | None:
     cand, data = comparison.get("candidate") or {}, comparison.get("dataset") or {}
     same_model = cand.get("hash") == (results.get("model") or {}).get("hash")
     same_data = data.get("fingerprint") == (results.get("dataset") or {}).get("fingerprint")
-    return plain_json(comparison) if same_model and same_data else None
+    return jsonable(comparison) if same_model and same_data else None
 
 
 def build_view(run_dir: str | Path, *, results: dict | None = None, gallery_limit: int = 12,
@@ -100,7 +84,7 @@ def build_view(run_dir: str | Path, *, results: dict | None = None, gallery_limi
     if results is None:
         results = _read_results(run)
     # The report sees what results.json holds: plain JSON types, no NaN.
-    results = plain_json(results)
+    results = jsonable(results)
     if "comparison" not in results:
         found = _comparison_beside(run, results)
         if found is not None:

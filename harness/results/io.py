@@ -110,7 +110,7 @@ def assemble(*, cfg, model, ds, groups: dict, variants: list[dict], metrics: dic
         "binary_view": bool(model.binary_view),
         "output_kind": getattr(model, "output_kind", None),
         "supports_gradients": bool(model.supports_gradients),
-        "sidecar": _jsonable(spec.extra),
+        "sidecar": jsonable(spec.extra),
     }
     if model.binary_view:
         model_section["binary_view_note"] = (
@@ -143,44 +143,52 @@ def _tool_version() -> str:
     return __version__
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types only: numpy scalars to Python, NaN/inf to None, tuples to lists."""
+def jsonable(value: Any) -> Any:
+    """A deep copy in plain JSON types: numpy scalars and arrays to Python, NaN/inf to None,
+    tuples to lists, paths to strings. The one sanitiser for every JSON file DermaTrace writes."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return f if math.isfinite(f) else None
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, Path):
         return str(value)
     return value
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see the old
-    file or the new one, never a partial one; the temporary file is removed on any failure."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``: readers see the old
+    file or the new one, never a partial one; the temporary file is removed on any failure
+    (KeyboardInterrupt included). The one atomic writer of results, reports, thumbnails and the
+    cache."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8 (newlines as given)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, data: Any, *, indent: int | None = 1) -> None:
+    """Write ``data`` as plain JSON (:func:`jsonable`, no NaN) atomically."""
+    atomic_write_text(Path(path), json.dumps(jsonable(data), indent=indent, allow_nan=False) + "\n")
+
+
 def write_results(path: Path, results: dict[str, Any]) -> None:
     """Write ``results.json`` atomically (plain JSON, no NaN)."""
-    atomic_write_text(Path(path), json.dumps(_jsonable(results), indent=1, allow_nan=False) + "\n")
+    write_json(path, results)
 
 
 def write_samples(path: Path, samples: "pd.DataFrame") -> None:

@@ -83,6 +83,7 @@ from harness.train.backbone import (
 )
 from harness.cache import ArrayCache
 from harness.errors import UserError
+from harness.results.io import jsonable
 from harness.train.features import pooled_features
 
 __all__ = [
@@ -505,20 +506,6 @@ def _versions() -> dict:
             "numpy": np.__version__}
 
 
-def _json_ready(value):
-    """Plain Python, no NaN (None instead)."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    return value
-
-
 def train_model(*, data: Path, out: Path, recipe: str, backbone_weights: str = "imagenet",
                 val_fraction: float = 0.2, epochs: int | None = None, seed: int = 0,
                 input_size: int | None = None, folds: int = 5, progress: bool = False,
@@ -742,7 +729,7 @@ def train_model(*, data: Path, out: Path, recipe: str, backbone_weights: str = "
             "versions": _versions(),
         },
     }
-    spec = _json_ready(spec)
+    spec = jsonable(spec)
 
     from harness.models.sidecar import validate_fields
 
