@@ -159,15 +159,23 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and ``os.replace``: readers see the old
     file or the new one, never a partial one; the temporary file is removed on any failure
-    (KeyboardInterrupt included). The one atomic writer of results, reports, thumbnails and the
+    (KeyboardInterrupt included). The file gets the mode a plain ``open`` would give it (0644
+    under umask 022), not ``mkstemp``'s private 0600. The one atomic writer of results, reports, thumbnails and the
     cache."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the usual mode
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
