@@ -170,3 +170,27 @@ def test_tflite_with_fixed_batch_runs_image_by_image(exported, images, expected,
     monkeypatch.setattr(tf.lite.Interpreter, "resize_tensor_input", refuse)
     model = open_model(str(flt))
     np.testing.assert_allclose(model.predict_proba(images, batch_size=8), expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["text", "truncated", "zip_without_model"])
+def test_invalid_keras_archive_is_named_not_missing(case, tiny, images, tmp_path):
+    """Keras reports these as "File not found" for a file that exists."""
+    import zipfile
+
+    path = tmp_path / "broken.keras"
+    if case == "text":
+        path.write_text("not a model\n")
+    elif case == "truncated":
+        data = tiny[1].read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("notes.txt", "hello")
+    write_sidecar(path, class_names=["atopic_dermatitis", "eczema"], input_size=[TINY, TINY])
+    model = open_model(str(path))  # the sidecar is complete: nothing is loaded yet
+    with pytest.raises(UserError) as excinfo:
+        model.predict_proba(images)
+    message = str(excinfo.value)
+    assert "\n" not in message and "File not found" not in message
+    assert message.startswith(f"{path}: not a valid .keras archive ("), message
+    assert message.endswith('; save the model again with model.save("model.keras")'), message

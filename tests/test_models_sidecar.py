@@ -200,4 +200,4 @@ def test_complete_sidecar_opens_without_loading_and_bad_file_fails_on_use(tmp_pa
     assert model.spec.preprocessing == "mobilenet_v2" and model.spec.input_size == (64, 48)
     with pytest.raises(UserError) as excinfo:
         model.predict_proba(np.zeros((1, 48, 64, 3), np.uint8))
-    assert _one_line_error(excinfo).startswith(f"{bad}: cannot load the Keras model")
+    assert _one_line_error(excinfo).startswith(f"{bad}: not a valid .keras archive")

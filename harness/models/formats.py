@@ -1,9 +1,10 @@
 """Format backends: load one model file and run its forward pass on a preprocessed batch.
 
-One small class per format (``.keras``/``.h5``, SavedModel, ``.tflite``, Python callable), each
-holding the loaded model and its compiled forward function. Constructing one imports TensorFlow
-(or the user's module); :mod:`harness.models.open` constructs them only when a prediction or a fact
-about the model (input size, output width) is needed.
+One small class per format (``.keras``/``.h5``, SavedModel, ``.tflite``, Python callable; ONNX in
+:mod:`harness.models.onnx_backend`), each holding the loaded model and its compiled forward
+function. Constructing one imports TensorFlow (onnxruntime for ONNX, or the user's module);
+:mod:`harness.models.open` constructs them only when a prediction or a fact about the model (input
+size, output width) is needed.
 
 A backend exposes ``input_size`` ((width, height) or None), ``n_outputs`` (or None),
 ``activation`` (the final layer's activation name for Keras graphs, else None), ``pads`` (whether
@@ -18,12 +19,14 @@ import importlib
 import importlib.util
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness.errors import UserError
+from harness.models.onnx_backend import OnnxBackend
 
 
 @functools.cache
@@ -101,6 +104,29 @@ def _shape_info(path: str, in_shape: Any, out_shape: Any) -> tuple[tuple[int, in
     return input_size, n_outputs
 
 
+def check_keras_archive(path: Path) -> None:
+    """Raise ``UserError`` unless ``path`` (a ``.keras`` file) is a readable zip archive.
+
+    Keras itself reports a file that is not one (text renamed ``.keras``, a truncated download)
+    as "File not found" although the file exists.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            bad = archive.testzip() if "config.json" in names else None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise UserError(
+            f"{path}: not a valid .keras archive ({_first_line(exc)}; truncated, or not a Keras "
+            "model); save the model again with model.save(\"model.keras\")"
+        ) from None
+    if "config.json" not in names or bad is not None:
+        what = f"damaged member {bad!r}" if bad is not None else "no config.json inside"
+        raise UserError(
+            f"{path}: not a valid .keras archive ({what}); save the model again with "
+            "model.save(\"model.keras\")"
+        )
+
+
 class _KerasBackend:
     pads = True
     wants_uint8 = False
@@ -108,6 +134,8 @@ class _KerasBackend:
     def __init__(self, path: Path, *, trust: bool):
         import keras
 
+        if path.suffix.lower() == ".keras":
+            check_keras_archive(path)
         try:
             model = keras.saving.load_model(
                 str(path), compile=False, safe_mode=not trust,
@@ -353,6 +381,8 @@ def load_backend(src: Any, *, trust: bool, extra: dict) -> Any:
         return _SavedModelBackend(src.path, output_key=extra.get("output_key"))
     if src.format == "tflite":
         return _TFLiteBackend(src.path)
+    if src.format == "onnx":
+        return OnnxBackend(src.path, extra=extra)
     if src.format == "callable":
         return _CallableBackend(src)
     raise ValueError(f"unknown format {src.format!r}")

@@ -10,6 +10,9 @@ Formats (``LoadedModel.format``):
   signature;
 - ``"tflite"``: a TensorFlow Lite flatbuffer, float or quantized (uint8/int8 input and output are
   quantized/dequantized with the tensor's scale and zero point);
+- ``"onnx"``: an ONNX graph (what ``torch.onnx.export`` writes), run by onnxruntime on the CPU;
+  layout (NCHW/NHWC), input size, batch size and input type are read from the graph
+  (:mod:`harness.models.onnx_backend`);
 - ``"callable"``: ``package.module:function`` or ``path/to/file.py:function``, a Python function
   mapping a uint8 batch (N, H, W, 3) to probabilities, (N,) or (N, K) (float32 preprocessed
   pixels instead when the sidecar names a preprocessing other than ``"none"``).
@@ -53,8 +56,12 @@ from harness.models.sidecar import (
     sidecar_candidates,
 )
 
-FORMATS = ("keras", "h5", "savedmodel", "tflite", "callable")
-_SUFFIX_FORMATS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite"}
+FORMATS = ("keras", "h5", "savedmodel", "tflite", "onnx", "callable")
+_SUFFIX_FORMATS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite",
+                   ".onnx": "onnx"}
+_GIVE = "give a .keras, .h5, .tflite or .onnx file, a SavedModel folder, or module:function"
+#: Protobuf tags that may follow an ONNX ModelProto's leading ir_version (fields 2 to 8).
+_ONNX_NEXT_TAGS = frozenset(b"\x12\x1a\x22\x28\x32\x3a\x42")
 _CALLABLE = re.compile(r"^(?P<target>.+):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _CHUNK = 1 << 20
@@ -78,6 +85,11 @@ class _Source:
 
 
 def _sniff_format(path: Path) -> str | None:
+    """The format a file's first bytes show (for files without a known suffix), or None.
+
+    An ONNX file is a protobuf ModelProto, which starts with its ir_version (field 1, a small
+    varint) followed by one of the next fields (producer name, graph, opset imports, ...).
+    """
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
@@ -89,6 +101,8 @@ def _sniff_format(path: Path) -> str | None:
         return "h5"
     if head[4:8] == b"TFL3":
         return "tflite"
+    if len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] <= 0x7F and head[2] in _ONNX_NEXT_TAGS:
+        return "onnx"
     return None
 
 
@@ -98,16 +112,12 @@ def _locate(model: str) -> _Source:
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
             return _Source(model, "savedmodel", path)
         raise UserError(
-            f"{model}: a folder but not a SavedModel (no saved_model.pb inside); give a .keras, "
-            ".h5 or .tflite file, a SavedModel folder, or module:function"
+            f"{model}: a folder but not a SavedModel (no saved_model.pb inside); {_GIVE}"
         )
     if path.is_file():
         fmt = _SUFFIX_FORMATS.get(path.suffix.lower()) or _sniff_format(path)
         if fmt is None:
-            raise UserError(
-                f"{model}: unknown model format (suffix {path.suffix!r}); give a .keras, .h5 or "
-                ".tflite file, a SavedModel folder, or module:function"
-            )
+            raise UserError(f"{model}: unknown model format (suffix {path.suffix!r}); {_GIVE}")
         return _Source(model, fmt, path)
     match = _CALLABLE.match(model)
     if match:
@@ -129,10 +139,7 @@ def _locate(model: str) -> _Source:
                 )
             origin = Path(spec.origin) if spec.origin and spec.has_location else None
             return _Source(model, "callable", origin, function=function, module=target)
-    raise UserError(
-        f"{model}: model not found; give a .keras, .h5 or .tflite file, a SavedModel folder, "
-        "or module:function"
-    )
+    raise UserError(f"{model}: model not found; {_GIVE}")
 
 
 def file_sha256(path: Path, digest: Any = None) -> Any:
@@ -244,6 +251,7 @@ class LoadedModel:
             "positive_class": s.positive_class,
             "output": s.extra.get("output"),
             "output_key": s.extra.get("output_key"),
+            **({"layout": s.extra["layout"]} if "layout" in s.extra else {}),
         })
 
     def describe(self) -> dict:

@@ -29,20 +29,25 @@ _TORCH_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _TORCH_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
-def preprocess_images(images: np.ndarray, name: str) -> np.ndarray:
-    """Apply a named preprocessing to a uint8 RGB batch; returns float32 of the same shape.
+def preprocess_images(images: np.ndarray, name: str | dict) -> np.ndarray:
+    """Apply a named or explicit preprocessing to a uint8 RGB batch; returns float32 of the same
+    shape.
 
     Parameters
     ----------
     images : np.ndarray
         uint8 (N, H, W, 3), RGB.
-    name : str
+    name : str or dict
         ``"none"`` (float pixels 0..255), ``"scale_0_1"`` (x / 255), ``"mobilenet_v2"``
         (x / 127.5 - 1, i.e. [-1, 1]), ``"imagenet_caffe"`` (RGB -> BGR minus the ImageNet BGR
-        mean, Keras' "caffe" mode), ``"imagenet_torch"`` ((x / 255 - mean) / std, Keras' "torch"
-        mode).
+        mean, Keras' "caffe" mode), ``"imagenet_torch"`` ((x / 255 - mean) / std with
+        torchvision's ImageNet mean and std, Keras' "torch" mode); or an explicit
+        ``{"scale": s, "mean": [r, g, b], "std": [r, g, b]}``: ``(x * s - mean) / std`` per RGB
+        channel (as validated by :func:`harness.models.sidecar.parse_normalisation`).
     """
     x = images.astype(np.float32)
+    if isinstance(name, dict):
+        return normalise(x, scale=name["scale"], mean=name["mean"], std=name["std"])
     if name == "none":
         return x
     if name == "scale_0_1":
@@ -56,11 +61,27 @@ def preprocess_images(images: np.ndarray, name: str) -> np.ndarray:
         x = x[..., ::-1] - _CAFFE_MEAN_BGR
         return np.ascontiguousarray(x, dtype=np.float32)
     if name == "imagenet_torch":
-        x *= np.float32(1.0 / 255.0)
-        x -= _TORCH_MEAN
-        x /= _TORCH_STD
-        return x
+        return normalise(x, scale=1.0 / 255.0, mean=_TORCH_MEAN, std=_TORCH_STD)
     raise ValueError(f"unknown preprocessing {name!r}")
+
+
+def normalise(x: np.ndarray, *, scale: float, mean: Sequence[float],
+              std: Sequence[float]) -> np.ndarray:
+    """``(x * scale - mean) / std`` over the last axis (RGB), in place on a float32 array.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        float32 (..., 3); overwritten and returned.
+    scale : float
+        Multiplies the pixels first (1/255 maps 0..255 to 0..1).
+    mean, std : sequence of float
+        Per channel, in the units after scaling.
+    """
+    x *= np.float32(scale)
+    x -= np.asarray(mean, dtype=np.float32)
+    x /= np.asarray(std, dtype=np.float32)
+    return x
 
 
 def kind_from_activation(activation: str | None, n_outputs: int) -> str | None:

@@ -6,10 +6,17 @@ A sidecar sits beside the model (``M.keras`` -> ``M.json``; a SavedModel folder 
     {"class_names": ["atopic_dermatitis", "eczema"], "positive_class": "eczema",
      "threshold": 0.5, "preprocessing": "none", "input_size": [224, 224]}
 
+``preprocessing`` is one of the names in :data:`PREPROCESSING`, or an explicit normalisation
+``{"scale": s, "mean": [r, g, b], "std": [r, g, b]}`` meaning ``(x * scale - mean) / std`` on
+pixels x in 0..255 (each key optional: scale 1, mean 0, std 1; mean and std may be one number).
+``{"scale": 1/255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}`` is
+``"imagenet_torch"``, torchvision's normalisation.
+
 Every other key (``recipe``, ``data_fingerprint``, ``validation``, ...) is kept in
-``ModelSpec.extra`` without being interpreted, except two optional ones read by the model
-adapters: ``output`` (``"probabilities"`` or ``"logits"``, overriding detection) and
-``output_key`` (which output of a multi-output SavedModel signature to read).
+``ModelSpec.extra`` without being interpreted, except three optional ones read by the model
+adapters: ``output`` (``"probabilities"`` or ``"logits"``, overriding detection),
+``output_key`` (which output of a multi-output SavedModel signature or ONNX graph to read) and
+``layout`` (``"nchw"`` or ``"nhwc"``, for an ONNX graph whose input shape does not tell).
 
 What the sidecar leaves out is inferred where it can be (:func:`resolve_spec`), and the names of
 the inferred fields are recorded in ``extra["inferred"]``:
@@ -38,11 +45,17 @@ from harness.errors import UserError
 #: "none": float32 pixels 0..255 (the model scales them itself, e.g. a Rescaling layer).
 PREPROCESSING = ("none", "scale_0_1", "mobilenet_v2", "imagenet_caffe", "imagenet_torch")
 
+#: Keys of an explicit preprocessing object: ``(x * scale - mean) / std``.
+NORMALISATION_KEYS = ("scale", "mean", "std")
+
 #: The fields a sidecar names; everything else goes to ``ModelSpec.extra``.
 FIELDS = ("class_names", "positive_class", "threshold", "preprocessing", "input_size")
 
 #: Allowed values of the optional ``output`` key.
 OUTPUT_MODES = ("probabilities", "logits")
+
+#: Allowed values of the optional ``layout`` key (ONNX graphs: where the channels are).
+LAYOUTS = ("nchw", "nhwc")
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_PREPROCESSING = "none"
@@ -60,8 +73,9 @@ class ModelSpec:
         The class whose probability DermaTrace audits; one of ``class_names``.
     threshold : float
         Decision threshold on the positive-class probability, in (0, 1).
-    preprocessing : str
-        One of :data:`PREPROCESSING`.
+    preprocessing : str or dict
+        One of :data:`PREPROCESSING`, or ``{"scale": float, "mean": [3 floats], "std": [3
+        floats]}`` (see :func:`parse_normalisation`).
     input_size : tuple of int
         ``(width, height)`` in pixels.
     extra : dict
@@ -72,7 +86,7 @@ class ModelSpec:
     class_names: list[str]
     positive_class: str
     threshold: float
-    preprocessing: str
+    preprocessing: str | dict
     input_size: tuple[int, int]
     extra: dict = field(default_factory=dict)
 
@@ -82,7 +96,8 @@ class ModelSpec:
             "class_names": list(self.class_names),
             "positive_class": self.positive_class,
             "threshold": float(self.threshold),
-            "preprocessing": self.preprocessing,
+            "preprocessing": (dict(self.preprocessing) if isinstance(self.preprocessing, dict)
+                              else self.preprocessing),
             "input_size": [int(self.input_size[0]), int(self.input_size[1])],
             "inferred": list(self.extra.get("inferred", [])),
         }
@@ -195,12 +210,15 @@ def validate_fields(raw: dict, *, source: str) -> dict:
 
     if "preprocessing" in raw:
         pre = raw["preprocessing"]
-        if pre not in PREPROCESSING:
+        if isinstance(pre, dict):
+            out["preprocessing"] = parse_normalisation(pre, source=source)
+        elif not isinstance(pre, str) or pre not in PREPROCESSING:
             raise UserError(
                 f"{source}: preprocessing {short_repr(pre)} is unknown; "
-                f"use one of {', '.join(PREPROCESSING)}"
+                f"use one of {', '.join(PREPROCESSING)} or an object of scale, mean, std"
             )
-        out["preprocessing"] = pre
+        else:
+            out["preprocessing"] = pre
 
     if "input_size" in raw:
         out["input_size"] = parse_input_size(raw["input_size"], source=source)
@@ -215,7 +233,67 @@ def validate_fields(raw: dict, *, source: str) -> dict:
             f"{source}: output_key must be the name of one model output "
             f"(got {short_repr(extra['output_key'])})"
         )
+    if "layout" in extra and extra["layout"] not in LAYOUTS:
+        raise UserError(
+            f"{source}: layout {short_repr(extra['layout'])} is unknown; use one of "
+            f"{', '.join(LAYOUTS)} (where the model's input has its 3 colour channels)"
+        )
     out["extra"] = extra
+    return out
+
+
+def parse_normalisation(value: dict, *, source: str) -> dict:
+    """Validate an explicit preprocessing object ``{"scale", "mean", "std"}``.
+
+    Parameters
+    ----------
+    value : dict
+        The sidecar's ``preprocessing`` object; any of its keys may be left out (scale 1, mean 0,
+        std 1). ``mean`` and ``std`` are one number or one per channel (R, G, B).
+    source : str
+        The file, for messages.
+
+    Returns
+    -------
+    dict
+        ``{"scale": float, "mean": [r, g, b], "std": [r, g, b]}`` (floats), meaning
+        ``(x * scale - mean) / std`` on pixels x in 0..255.
+
+    Raises
+    ------
+    UserError
+        One line naming the file and the key: an unknown key, an empty object, or a value that is
+        not a finite number (scale and std also positive).
+    """
+    unknown = sorted(set(value) - set(NORMALISATION_KEYS))
+    if unknown or not value:
+        what = f"unknown key {unknown[0]!r}" if unknown else "an empty object"
+        raise UserError(
+            f"{source}: preprocessing has {what}; an explicit preprocessing is an object of "
+            f"{', '.join(NORMALISATION_KEYS)} meaning (x * scale - mean) / std on pixels 0..255"
+        )
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    scale = value.get("scale", 1.0)
+    if not number(scale) or scale <= 0:
+        raise UserError(
+            f"{source}: preprocessing.scale must be a positive number, e.g. 0.00392156862745098 "
+            f"for 1/255 (got {short_repr(scale)})"
+        )
+    out: dict[str, Any] = {"scale": float(scale)}
+    for key, default, positive in (("mean", 0.0, False), ("std", 1.0, True)):
+        v = value.get(key, default)
+        values = [v] * 3 if number(v) else v
+        if (not isinstance(values, list) or len(values) != 3
+                or not all(number(c) and (c > 0 or not positive) for c in values)):
+            kind = "positive numbers" if positive else "numbers"
+            raise UserError(
+                f"{source}: preprocessing.{key} must be one number or 3 {kind} (R, G, B) "
+                f"(got {short_repr(v)})"
+            )
+        out[key] = [float(c) for c in values]
     return out
 
 
