@@ -4,9 +4,12 @@ The model is the DermaTrace architecture (MobileNetV2 nested as a sub-model of a
 model, ImageNet backbone weights from ../shared/data/weights, preprocessing in the graph, one
 sigmoid unit) at 224 x 224. Prints images/s for: the compiled forward pass, Grad-CAM and
 Grad-CAM++ at the found layer (the last feature map), Grad-CAM at an earlier layer, and the drift
-metrics between two heatmap batches.
+metrics between two heatmap batches; then the cost per image of occlusion saliency
+(:mod:`harness.explain.occlusion`, the explanation for models without gradients) over the same
+compiled forward pass, at 4 x 4 and 8 x 8 patches.
 
     .venv/bin/python bench/bench_gradcam.py [--images 108] [--batch-size 32] [--repeats 5]
+                                            [--occlusion-images 4]
 """
 from __future__ import annotations
 
@@ -65,6 +68,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=108)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--occlusion-images", type=int, default=4)
     args = ap.parse_args()
 
     import numpy as np
@@ -112,6 +116,36 @@ def main() -> None:
     b = cam.heatmaps(images[:, :, ::-1].copy(), batch_size=bs)
     r = best_rates({"drift": lambda: drift(a, b, size=(224, 224))}, n, args.repeats)["drift"]
     print(f"{'drift metrics (6 per image, 224x224)':<52s} {r:8.1f} images/s")
+    bench_occlusion(images[: args.occlusion_images], forward, bs, fwd)
+
+
+def bench_occlusion(images, forward, bs: int, forward_rate: float) -> None:
+    """Seconds per image of occlusion maps through the compiled forward pass."""
+    import numpy as np
+
+    from harness.explain.attention import drift
+    from harness.explain.occlusion import occlusion_map
+
+    def predict(batch):  # the positive class's probability; pads to the traced batch size
+        m = len(batch)
+        x = batch.astype(np.float32)
+        if m < bs:
+            x = np.concatenate([x, np.zeros((bs - m, *x.shape[1:]), np.float32)])
+        return forward(x).numpy()[:m, 0]
+
+    n = len(images)
+    for grid in (4, 8):
+        occlusion_map(images[:1], predict, class_index=1, grid=grid, batch_size=bs)  # warm-up
+        t0 = time.perf_counter()
+        maps = occlusion_map(images, predict, class_index=1, grid=grid, batch_size=bs)
+        per_image = (time.perf_counter() - t0) / n
+        passes = grid * grid + 1
+        print(f"{f'occlusion {grid}x{grid} (blur, {passes} forward passes/image)':<52s} "
+              f"{per_image:8.2f} s/image  ({per_image * forward_rate:.0f}x one forward pass; "
+              f"{n} images, batch {bs})")
+    again = occlusion_map(images, predict, class_index=1, grid=8, batch_size=bs)
+    print(f"{'occlusion 8x8 twice: drift cosine (identity)':<52s} "
+          f"{np.nanmin(drift(maps, again, size=(224, 224))['cosine']):8.4f}")
 
 
 if __name__ == "__main__":
