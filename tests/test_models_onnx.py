@@ -272,3 +272,15 @@ def test_layout_field_is_checked(tmp_path):
         read_sidecar(side)
     assert one_line(str(excinfo.value)).startswith(
         f"{side}: layout 'NCWH' is unknown; use one of nchw, nhwc")
+
+
+def test_a_graph_that_cannot_run_at_the_sidecar_size_is_one_line(folder, capfd):
+    path = conv_net(folder / "named_size.onnx", symbolic_size=True)
+    write_sidecar(path, **SIDECAR, input_size=[2, 2])  # too small for two 3x3 convolutions
+    with pytest.raises(UserError) as excinfo:
+        open_model(str(path)).predict_proba(np.zeros((3, 2, 2, 3), np.uint8))
+    message = one_line(str(excinfo.value))
+    assert message.startswith(f"{path}: onnxruntime cannot run the graph on input 'input' of "
+                              "shape [3, 3, 2, 2] (")
+    assert message.endswith("; check input_size and layout in the model sidecar")
+    assert "onnxruntime" not in capfd.readouterr().err  # raised, not also logged

@@ -123,6 +123,8 @@ class OnnxBackend:
                 "with torch.onnx.export or another ONNX writer"
             ) from None
         self._session = session
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4  # a failed run is raised, not also logged
         self._read_input(session.get_inputs(), extra.get("layout"))
         self._read_output(session.get_outputs(), extra.get("output_key"))
 
@@ -190,7 +192,15 @@ class OnnxBackend:
         return np.ascontiguousarray(x, dtype=self.dtype)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        (y,) = self._session.run([self.output_name], {self.input_name: x})
+        try:
+            (y,) = self._session.run([self.output_name], {self.input_name: x},
+                                     self._run_options)
+        except Exception as exc:  # e.g. a graph that needs another size than the sidecar's
+            raise UserError(
+                f"{self._path}: onnxruntime cannot run the graph on input {self.input_name!r} of "
+                f"shape {list(x.shape)} ({ort_message(exc)}); check input_size and layout in "
+                "the model sidecar"
+            ) from None
         return np.asarray(y)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
