@@ -251,17 +251,18 @@ def bench_onnx(args) -> None:
 
         n1 = min(args.n, 32)
         rows = {
-            ("keras predict_proba", 32): (lambda: kmodel.predict_proba(images, batch_size=32), args.n),
-            ("onnx predict_proba", 32): (lambda: omodel.predict_proba(images, batch_size=32), args.n),
             ("onnx session.run", 32): (lambda: session_run(32), args.n),
-            ("keras predict_proba", 1): (lambda: kmodel.predict_proba(images[:n1], batch_size=1), n1),
+            ("onnx predict_proba", 32): (lambda: omodel.predict_proba(images, batch_size=32), args.n),
             ("onnx predict_proba", 1): (lambda: omodel.predict_proba(images[:n1], batch_size=1), n1),
+            ("keras predict_proba", 32): (lambda: kmodel.predict_proba(images, batch_size=32), args.n),
+            ("keras predict_proba", 1): (lambda: kmodel.predict_proba(images[:n1], batch_size=1), n1),
         }
         for fn, _ in rows.values():  # warm-up: tracing, session arenas
             fn()
         best = {key: float("inf") for key in rows}
         for _ in range(args.repeats):  # take turns, so that a change in load hits all alike
             for key, (fn, _) in rows.items():
+                time.sleep(1.0)  # let the other runtime's worker threads stop spinning
                 t = time.perf_counter()
                 fn()
                 best[key] = min(best[key], time.perf_counter() - t)
