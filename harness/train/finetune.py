@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.train.backbone import BackboneWeights, build_backbone
+from harness.train.batches import fit_batches
 from harness.train.callbacks import epoch_bar, keep_best
 from harness.train.classifier import build_classifier, set_head
 from harness.train.heads import balanced_class_weight, logistic_head
@@ -108,17 +109,19 @@ def finetune(*, images: np.ndarray, y: np.ndarray, idx: np.ndarray, features: np
     trainer.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
                     loss="binary_crossentropy", jit_compile=False)
 
+    def batches(rows: np.ndarray, *, shuffle: bool, class_weight=None):
+        return fit_batches(images[rows], y[rows].astype(np.float32),
+                           batch_size=recipe.batch_size, shuffle=shuffle,
+                           class_weight=class_weight)
+
     # Validation loss of the linear probe alone, before any fine-tuning (epoch 0).
-    start_loss = float(trainer.evaluate(images[val_idx], y[val_idx].astype(np.float32),
-                                        batch_size=recipe.batch_size, verbose=0))
+    start_loss = float(trainer.evaluate(batches(val_idx, shuffle=False), verbose=0))
     best = keep_best(model, start_loss=start_loss, patience=recipe.patience)
-    hist = trainer.fit(images[fit_idx], y[fit_idx].astype(np.float32),
-                       validation_data=(images[val_idx], y[val_idx].astype(np.float32)),
-                       batch_size=recipe.batch_size, epochs=epochs, shuffle=True,
-                       class_weight=(balanced_class_weight(y[fit_idx])
-                                     if recipe.class_weighted else None),
-                       verbose=0,
-                       callbacks=[best, epoch_bar(total=epochs, desc=desc, enabled=progress)])
+    hist = trainer.fit(
+        batches(fit_idx, shuffle=True,
+                class_weight=balanced_class_weight(y[fit_idx]) if recipe.class_weighted else None),
+        validation_data=batches(val_idx, shuffle=False), epochs=epochs, shuffle=False,
+        verbose=0, callbacks=[best, epoch_bar(total=epochs, desc=desc, enabled=progress)])
     model.set_weights(best.weights)
     info = {
         "linear_probe": probe,

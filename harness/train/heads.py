@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from harness.train.batches import fit_batches
 from harness.train.callbacks import epoch_bar
 from harness.train.recipes import Recipe
 from harness.train.validation import roc_auc, stratified_folds
@@ -105,11 +106,11 @@ def dense_head(X: np.ndarray, y: np.ndarray, *, recipe: Recipe, epochs: int, see
     head = keras.Model(inputs, outputs)
     head.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
                  loss="binary_crossentropy", jit_compile=False)
-    class_weight = balanced_class_weight(y) if recipe.class_weighted else None
-    bar = epoch_bar(total=epochs, desc=desc, enabled=progress)
-    hist = head.fit(X.astype(np.float32), y.astype(np.float32), batch_size=recipe.batch_size,
-                    epochs=epochs, shuffle=True, class_weight=class_weight, verbose=0,
-                    callbacks=[bar])
+    batches = fit_batches(X.astype(np.float32), y.astype(np.float32),
+                          batch_size=recipe.batch_size, shuffle=True,
+                          class_weight=balanced_class_weight(y) if recipe.class_weighted else None)
+    hist = head.fit(batches, epochs=epochs, shuffle=False, verbose=0,
+                    callbacks=[epoch_bar(total=epochs, desc=desc, enabled=progress)])
     kernel, bias = head.get_layer("prob").get_weights()
     info = {"epochs": int(epochs), "final_loss": float(hist.history["loss"][-1])}
     return kernel[:, 0].astype(np.float64), float(bias[0]), info
