@@ -1,6 +1,6 @@
 """Wall time of ``harness train --recipe baseline`` on the DermNet NZ training split.
 
-Two runs of ``harness.train.recipes.train_model``: with an empty feature cache (decode, one backbone
+Two runs of ``harness.train.run.train_model``: with an empty feature cache (decode, one backbone
 pass per image, 5-fold cross-validation of the head, the final head, saving), then again with
 the cache filled (no backbone pass). Prints seconds per stage and images per second.
 
@@ -33,10 +33,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    from harness.train.recipes import train_model
+    from harness.train.run import train_model
 
     import_s = time.perf_counter() - t0
-    print(f"cores available: {len(os.sched_getaffinity(0))}; import harness.train.recipes: "
+    print(f"cores available: {len(os.sched_getaffinity(0))}; import harness.train.run: "
           f"{import_s:.1f} s")
     with tempfile.TemporaryDirectory(prefix="dermatrace-bench-train-") as tmp:
         tmp = Path(tmp)

@@ -1,6 +1,6 @@
 """Train each recipe on DermNet NZ ``train/`` and evaluate it on ``test/``; print a table.
 
-Training reads ``train/`` only (``harness.train.recipes.train_model``); the threshold comes from
+Training reads ``train/`` only (``harness.train.run.train_model``); the threshold comes from
 out-of-fold predictions on ``train/``. Evaluation then opens the saved model the way
 ``harness run`` does (``harness.models.open.open_model``: sidecar, safe-mode load) and scores
 ``test/`` at the sidecar's threshold.
@@ -59,7 +59,8 @@ def main(argv=None) -> int:
 
     from harness.data.load import load_dataset
     from harness.models.open import open_model
-    from harness.train.recipes import binary_metrics, train_model
+    from harness.train.run import train_model
+    from harness.train.validation import decision_metrics
 
     data = Path(args.data)
     out_dir = Path(args.out_dir)
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         p = model.predict_proba(test.images)
         eval_s = time.perf_counter() - t0
-        m = binary_metrics(y, p, model.spec.threshold)
+        m = decision_metrics(y, p, threshold=model.spec.threshold)
         lo, hi = bootstrap_auc(y, p, seed=args.seed)
         v = summary["validation"]
         rows.append({"recipe": recipe, "input": size[0], "threshold": model.spec.threshold,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.train.recipes import train_model
+from harness.train.run import train_model
 
 from train_helpers import scratch, synthetic_root, trained
 

@@ -6,7 +6,7 @@ import pytest
 
 from harness.train.backbone import resolve_backbone_weights
 from harness.errors import UserError
-from harness.train.recipes import train_model
+from harness.train.run import train_model
 
 from train_helpers import scratch, synthetic_root
 

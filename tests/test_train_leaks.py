@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from harness.train.recipes import training_folder
+from harness.train.training_data import training_folder
 
 from train_helpers import synthetic_root, trained
 

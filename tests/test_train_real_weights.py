@@ -17,7 +17,8 @@ import pytest
 import harness.train.features
 from harness.data.load import load_dataset
 from harness.models.open import open_model
-from harness.train.recipes import binary_metrics, train_model
+from harness.train.run import train_model
+from harness.train.validation import decision_metrics
 
 from train_helpers import scratch, synthetic_root
 
@@ -41,7 +42,7 @@ def test_linear_head_learns_and_the_cache_skips_the_backbone(backbone_weights, m
     test = load_dataset(root / "test", size=(64, 64))
     y = (test.labels == model.spec.positive_class).astype(int)
     p = model.predict_proba(test.images)
-    m = binary_metrics(y, p, model.spec.threshold)
+    m = decision_metrics(y, p, threshold=model.spec.threshold)
     assert m["auc"] > 0.85 and m["accuracy"] > 0.75
 
     def no_forward(*args, **kwargs):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.models.sidecar import read_sidecar
-from harness.train.recipes import THRESHOLDS
+from harness.train.validation import THRESHOLDS
 
 from train_helpers import synthetic_root, trained
 

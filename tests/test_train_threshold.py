@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import harness.train.recipes as train
-from harness.train.recipes import THRESHOLDS, binary_metrics, choose_threshold
+import harness.train.validation as validation
+from harness.train.run import train_model
+from harness.train.validation import THRESHOLDS, choose_threshold, decision_metrics
 
 from train_helpers import scratch, synthetic_root
 
@@ -27,7 +28,7 @@ def test_threshold_known_answer():
     t, sweep = choose_threshold(y, p)
     assert t == 0.65
     f1 = {r["threshold"]: r["macro_f1"] for r in sweep}
-    assert f1[0.65] == pytest.approx(binary_metrics(y, p, 0.65)["macro_f1"])
+    assert f1[0.65] == pytest.approx(decision_metrics(y, p, threshold=0.65)["macro_f1"])
     assert f1[0.6] == pytest.approx(0.9)
     assert f1[0.65] > max(v for k, v in f1.items() if k != 0.65)
     # 19 right of 20, one positive missed: class F1 = 2*9/(2*9+1) and 2*10/(2*10+1)
@@ -41,10 +42,10 @@ def test_ties_go_to_the_threshold_nearest_one_half():
     assert t == 0.5
 
 
-def test_binary_metrics_known_answer():
+def test_decision_metrics_known_answer():
     y = np.array([0, 0, 0, 1, 1, 1, 1, 1])
     p = np.array([0.1, 0.4, 0.7, 0.3, 0.6, 0.8, 0.9, 0.95])
-    m = binary_metrics(y, p, 0.5)
+    m = decision_metrics(y, p, threshold=0.5)
     assert m["n"] == 8 and m["n_positive"] == 5
     assert m["accuracy"] == pytest.approx(6 / 8)
     assert m["sensitivity"] == pytest.approx(4 / 5) and m["specificity"] == pytest.approx(2 / 3)
@@ -58,26 +59,26 @@ def test_fold_thresholds_never_score_the_images_that_chose_them():
     y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
     oof = np.array([0.6, 0.6, 0.4, 0.4, 0.3, 0.3, 0.2, 0.2])
     splits = [(np.arange(4, 8), np.arange(0, 4)), (np.arange(0, 4), np.arange(4, 8))]
-    got = train.fold_threshold_metrics(y, oof, splits)
+    got = validation.fold_threshold_metrics(y, oof, splits)
     assert got["thresholds"] == [0.30, 0.50]
     assert got["accuracy"] == 0.5 and got["sensitivity"] == 0.5 and got["specificity"] == 0.5
-    pooled = binary_metrics(y, oof, choose_threshold(y, oof)[0])
+    pooled = decision_metrics(y, oof, threshold=choose_threshold(y, oof)[0])
     assert pooled["accuracy"] == 0.75 > got["accuracy"]
 
 
 def test_threshold_comes_from_out_of_fold_training_predictions(monkeypatch):
     calls = []
-    real = train.choose_threshold
+    real = validation.choose_threshold
 
     def spy(y, p, *args, **kwargs):
         calls.append((np.array(y), np.array(p)))
         return real(y, p, *args, **kwargs)
 
-    monkeypatch.setattr(train, "choose_threshold", spy)
+    monkeypatch.setattr(validation, "choose_threshold", spy)
     root = synthetic_root()
     out = scratch() / "threshold" / "m.keras"
-    summary = train.train_model(data=root, out=out, recipe="class-weighted",
-                                backbone_weights="none", input_size=64, folds=3)
+    summary = train_model(data=root, out=out, recipe="class-weighted",
+                          backbone_weights="none", input_size=64, folds=3)
     # once on all out-of-fold predictions (the model's threshold), then once per fold on the
     # other folds' predictions (at_fold_thresholds)
     assert len(calls) == 1 + 3
@@ -86,7 +87,7 @@ def test_threshold_comes_from_out_of_fold_training_predictions(monkeypatch):
     assert sorted(len(c[0]) for c in calls[1:]) == [32, 32, 32]
     spec = json.loads(Path(summary["sidecar"]).read_text())
     assert spec["threshold"] == real(y, p)[0]
-    expected = binary_metrics(y, p, spec["threshold"])
+    expected = decision_metrics(y, p, threshold=spec["threshold"])
     for key, value in expected.items():
         assert spec["validation"][key] == value, key
     # out-of-fold: every image predicted by exactly one fold model, trained without it

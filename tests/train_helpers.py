@@ -55,7 +55,7 @@ def synthetic_root(n_train: int = 48, n_test: int = 16, size: int = 64) -> Path:
 def train_recorded(*, data: Path, out: Path, **options) -> tuple[dict, list[str]]:
     """``train_model`` with every opened or listed path recorded; returns (summary, paths)."""
     global _RECORDING
-    from harness.train.recipes import train_model
+    from harness.train.run import train_model
 
     seen: list[str] = []
     _RECORDING = seen

@@ -11,7 +11,7 @@ def train(*, data: str, out: str, recipe: str, backbone_weights: str, val_fracti
           epochs: int | None, seed: int, input_size: int | None, cache_dir: Path | None,
           progress: bool, quiet: bool, folds: int = 5, positive_class: str | None = None,
           imagenet_fallbacks: list[str] | None = None) -> int:
-    from harness.train.recipes import train_model
+    from harness.train.run import train_model
 
     if not Path(data).exists():
         raise UserError(f"--data {data}: not found; give a folder of class subfolders (or one with train/)")

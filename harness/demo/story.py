@@ -54,7 +54,7 @@ def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progres
              epochs: int = EPOCHS) -> int:
     from harness.config import build_config
     from harness.demo.synthetic import make_synthetic_dataset
-    from harness.train.recipes import train_model
+    from harness.train.run import train_model
 
     say = _say(quiet)
     t0 = time.perf_counter()

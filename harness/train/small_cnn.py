@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.train.batches import fit_batches
+
 CHANNELS = (16, 32, 48, 64)
 
 
@@ -54,7 +56,7 @@ def fit_small_cnn(images: np.ndarray, y: np.ndarray, *, epochs: int, learning_ra
     x = np.concatenate([images, images[:, :, ::-1], images[:, ::-1]]).astype(np.float32)
     t = np.concatenate([y, y, y]).astype(np.float32)
     keras.utils.set_random_seed(seed)
-    hist = model.fit(x, t, batch_size=batch_size, epochs=epochs, shuffle=True,
-                     class_weight=class_weight, verbose=0, callbacks=list(callbacks))
+    batches = fit_batches(x, t, batch_size=batch_size, shuffle=True, class_weight=class_weight)
+    hist = model.fit(batches, epochs=epochs, shuffle=False, verbose=0, callbacks=list(callbacks))
     return model, {"epochs": int(epochs), "final_loss": float(hist.history["loss"][-1]),
                    "augmentation": "horizontal and vertical flips"}
