@@ -26,7 +26,7 @@ from harness.demo.synthetic import render_synthetic, synthetic_images
 from subgroups import estimate_skin_tone, load_config
 from subgroups.features import feature_vector
 from subgroups.ita import tone_of_mask
-from subgroups.lab import rgb_to_lab8
+from subgroups.lab import rgb_to_lab
 from subgroups.mask import analyse_image
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "skin_tone_labeled" / "fitzpatrick17k_train"
@@ -69,16 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"images: {n} at {args.size}x{args.size} from {source}; CPUs available: {cpus}")
-    estimate_skin_tone(images[:8], workers=1)  # warm-up (config, lookup tables)
+    estimate_skin_tone(images[:8], settings=cfg, workers=1)  # warm-up (lookup tables)
 
     for workers in (1, 2):
-        wall, cpu = best_of(args.repeat, lambda w=workers: estimate_skin_tone(images, workers=w))
+        wall, cpu = best_of(args.repeat, lambda w=workers: estimate_skin_tone(images, settings=cfg, workers=w))
         print(f"estimate_skin_tone workers={workers}: {n / wall:7.0f} images/s  "
               f"({1e3 * wall / n:.2f} ms/image wall, {1e3 * cpu / n:.2f} ms/image CPU)")
 
     results = [analyse_image(im, cfg.mask) for im in images]
     stages = {
-        "CIELAB (cv2, uint8)": lambda: [rgb_to_lab8(im) for im in images],
+        "CIELAB (subgroups.lab)": lambda: [rgb_to_lab(im) for im in images],
         "mask (incl. CIELAB)": lambda: [analyse_image(im, cfg.mask) for im in images],
         "ITA + ita_iqr": lambda: [tone_of_mask(r) for r in results],
         "Fitzpatrick features": lambda: [feature_vector(im, r, cfg.model.features)

@@ -1,20 +1,23 @@
 """One validated configuration object for an audit.
 
 Configuration flows down from here: the CLI builds an :class:`AuditConfig` from a YAML file
-(``--config``, read with ``yaml.safe_load``) and its own options, validates it once, and hands it to
-the pipeline. No other module reads options, files or environment variables on its own.
+(``--config``, read by ``harness.yaml_file``) and its own options, validates it once, and hands it
+to the pipeline. The skin-tone settings file it names (``skin_tone_config``) is read and validated
+once, when the config is built, and travels with it as ``skin_tone``. No other module reads
+options, files or environment variables on its own.
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import UserError
+from harness.yaml_file import read_yaml
+
+if TYPE_CHECKING:
+    from subgroups.settings import SkinToneConfig
 
 DEFAULT_CONFIG = "default.yaml"
 
@@ -39,6 +42,12 @@ class AuditConfig:
         Severities 1-5 applied to every family.
     gradcam : str
         ``"auto"``, ``"all"``, ``"none"`` or a number of images.
+    skin_tone_config : str or None
+        The skin-tone settings file (the shape ``python -m subgroups.calibrate`` writes); None for
+        the packaged ``configs/skin_tone.yaml``.
+    skin_tone : SkinToneConfig
+        Those settings, read and validated once when the config is built (not part of
+        :meth:`to_json`; ``skin_tone_config`` is).
     """
 
     model: str
@@ -65,6 +74,13 @@ class AuditConfig:
     data_root: str | None = None
     thumbnails: bool = True
     attention_regions: dict | None = None
+    skin_tone_config: str | None = None
+    skin_tone: SkinToneConfig = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from subgroups.config import load_config
+
+        object.__setattr__(self, "skin_tone", load_config(self.skin_tone_config, option="skin_tone_config"))
 
     def to_json(self) -> dict[str, Any]:
         """The configuration as it goes into ``results.json`` (plain JSON types)."""
@@ -79,6 +95,7 @@ class AuditConfig:
         # The cache location and the output folder do not change what an audit finds.
         out.pop("cache_dir", None)
         out.pop("out", None)
+        out.pop("skin_tone", None)  # parsed settings; their file is skin_tone_config
         return out
 
 
@@ -99,6 +116,7 @@ _YAML_KEYS: dict[str, type | tuple[type, ...]] = {
     "positive_class": str,
     "thumbnails": bool,
     "attention_regions": dict,
+    "skin_tone_config": str,
 }
 
 
@@ -108,23 +126,17 @@ def read_config_file(path: str | Path | None) -> dict[str, Any]:
     Raises
     ------
     UserError
-        When the file is missing, is not YAML, or sets an unknown key or a value of the wrong type.
+        When the file is missing, is not YAML (or over the reader's limits), or sets an unknown key
+        or a value of the wrong type.
     """
-    if path is None:
-        text = resources.files("configs").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
-        where = f"configs/{DEFAULT_CONFIG}"
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"--config {path}: file not found; give the path of a YAML audit config")
-        text = p.read_text(encoding="utf-8")
-        where = str(p)
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        at = f" (line {line + 1})" if line is not None else ""
-        raise UserError(f"{where}: not valid YAML{at}; fix the syntax") from exc
+    return _read_config(path)[0]
+
+
+def _read_config(path: str | Path | None) -> tuple[dict[str, Any], str]:
+    """``read_config_file`` and the file's name for messages."""
+    data, where = read_yaml(path, packaged=DEFAULT_CONFIG, what="audit config", option="--config",
+                            hint="give the path of a YAML audit config")
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a mapping of option: value, got {type(data).__name__}")
     for key, value in data.items():
@@ -137,7 +149,7 @@ def read_config_file(path: str | Path | None) -> dict[str, Any]:
                 continue
             names = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
             raise UserError(f"{where}: option {key!r} must be {names}, got {value!r}")
-    return data
+    return data, where
 
 
 def parse_list(value: str | list | tuple | None, *, option: str) -> tuple[str, ...]:
@@ -203,17 +215,31 @@ def check_seed(seed) -> None:
         raise UserError(f"--seed: must be a whole number of 0 or more, got {seed!r}")
 
 
+def _setter(from_file: dict[str, Any], overrides: dict[str, Any] | None, where: str):
+    """``set_by(key)``: how a message names the source of ``key``'s value, the command-line
+    option (``--severities``) or the config file and key (``my.yaml: severities``)."""
+    def set_by(key: str) -> str:
+        if key in from_file and (overrides or {}).get(key) is None:
+            return f"{where}: {key}"
+        return f"--{key.replace('_', '-')}"
+
+    return set_by
+
+
 def build_config(*, model: str, data: str, out: str | Path, config: str | None = None,
                  overrides: dict[str, Any] | None = None) -> AuditConfig:
     """Merge the YAML config (default or ``config``) with command-line ``overrides``.
 
     ``overrides`` holds only what the user gave on the command line (None values are ignored).
     """
-    merged = read_config_file(config)
+    from_file, where = _read_config(config)
+    merged = dict(from_file)
     for key, value in (overrides or {}).items():
         if value is not None:
             merged[key] = value
+    set_by = _setter(from_file, overrides, where)
     from perturbations import families as preset_families  # the packaged presets
+    from perturbations import ladder
 
     pert = merged.pop("perturbations", None)
     if pert is None or pert == "clinical" or pert == ["clinical"]:
@@ -221,8 +247,9 @@ def build_config(*, model: str, data: str, out: str | Path, config: str | None =
     elif isinstance(pert, str) and pert in {"imagenet-c", "imagenet_c"}:
         pert_names = tuple(preset_families("imagenet-c"))
     else:
-        pert_names = parse_list(pert, option="--perturbations")
-    severities = parse_severities(merged.pop("severities", None))
+        pert_names = parse_list(pert, option=set_by("perturbations"))
+    severities = parse_severities(merged.pop("severities", None), option=set_by("severities"))
+    ladder(pert_names, severities, option=set_by("perturbations"))  # unknown names fail here
     gradcam = parse_gradcam(merged.pop("gradcam", None))
     label_groupings = merged.pop("label_groupings", None)
     n_boot = int(merged.get("n_boot", 1000))

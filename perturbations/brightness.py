@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from perturbations.lab import lab_to_rgb, rgb_to_lab
 from perturbations.spec import FamilySpec
+from subgroups.lab import lab_to_rgb, rgb_to_lab
 
 
 def scale_lightness(images: np.ndarray, *, L_factor: float, lab: np.ndarray | None = None) -> np.ndarray:
@@ -37,12 +37,12 @@ def scale_lightness(images: np.ndarray, *, L_factor: float, lab: np.ndarray | No
 
 SPECS = [
     FamilySpec(
-        name="brightness_down", kernel=scale_lightness, uses_lab=True,
+        name="brightness_down", kernel=scale_lightness, uses_lab=True, version=2,
         table={1: {"L_factor": 0.9}, 2: {"L_factor": 0.8}, 3: {"L_factor": 0.7},
                4: {"L_factor": 0.6}, 5: {"L_factor": 0.5}},
     ),
     FamilySpec(
-        name="brightness_up", kernel=scale_lightness, uses_lab=True,
+        name="brightness_up", kernel=scale_lightness, uses_lab=True, version=2,
         table={1: {"L_factor": 1.1}, 2: {"L_factor": 1.2}, 3: {"L_factor": 1.3},
                4: {"L_factor": 1.4}, 5: {"L_factor": 1.5}},
     ),

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from perturbations.lab import lab_to_rgb, rgb_to_lab
 from perturbations.spec import FamilySpec
+from subgroups.lab import lab_to_rgb, rgb_to_lab
 
 
 def scale_contrast(images: np.ndarray, *, factor: float, lab: np.ndarray | None = None) -> np.ndarray:
@@ -43,12 +43,12 @@ def scale_contrast(images: np.ndarray, *, factor: float, lab: np.ndarray | None 
 
 SPECS = [
     FamilySpec(
-        name="contrast_down", kernel=scale_contrast, uses_lab=True,
+        name="contrast_down", kernel=scale_contrast, uses_lab=True, version=2,
         table={1: {"factor": 0.9}, 2: {"factor": 0.8}, 3: {"factor": 0.7},
                4: {"factor": 0.6}, 5: {"factor": 0.5}},
     ),
     FamilySpec(
-        name="contrast_up", kernel=scale_contrast, uses_lab=True,
+        name="contrast_up", kernel=scale_contrast, uses_lab=True, version=2,
         table={1: {"factor": 1.1}, 2: {"factor": 1.2}, 3: {"factor": 1.3},
                4: {"factor": 1.4}, 5: {"factor": 1.5}},
     ),

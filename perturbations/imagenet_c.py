@@ -28,9 +28,23 @@ import numpy as np
 from perturbations.blur import gaussian_blur
 from perturbations.defocus import filter_batch, imagenet_c_disk
 from perturbations.jpeg import jpeg_roundtrip
-from perturbations.lab import to_float, to_uint8
 from perturbations.motion import magick_motion_blur, sample_angle
 from perturbations.spec import FamilySpec
+
+_INV255 = np.float32(1.0 / 255.0)
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 sRGB -> float32 sRGB in [0, 1], same shape."""
+    return np.multiply(images, _INV255, dtype=np.float32)
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """float32 sRGB in [0, 1] -> uint8, rounded to nearest (ties to even) and saturated."""
+    shape = rgb.shape
+    flat = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, shape[-2], shape[-1])
+    return cv2.convertScaleAbs(flat, alpha=255.0).reshape(shape)
+
 
 CREDIT = ("Hendrycks & Dietterich, ICLR 2019 (ImageNet-C), "
           "github.com/hendrycks/robustness ImageNet-C/create_c/make_imagenet_c.py")

@@ -6,25 +6,26 @@ image when masks are None):
 
 - ``dL``, ``da``, ``db``: change of the mean CIELAB L*, a*, b*;
 - ``dITA``: change of the individual typology angle ITA = atan2(L* - 50, b*) in degrees, each
-  computed from the mask's mean L* and b* (the skin-tone convention of ``subgroups``);
+  computed from the mask's mean L* and b*;
 - ``hf_loss``: the share of high-frequency energy lost, 1 - var(∇²L*_perturbed) / var(∇²L*_clean),
   with ∇² the 4-neighbour Laplacian (mirrored borders), its variance over the mask. 0 = unchanged, 1 = all
   detail gone; negative when detail was added (noise, JPEG blocking, harsher contrast). It is the
   measure that describes the blur families; ΔL*, Δa*, Δb*, ΔITA describe the colour families.
 
-NaN marks an image whose mask is empty (or a flat clean image for ``hf_loss``).
+CIELAB is ``subgroups.lab``'s, the conversion the skin-tone groups' ITA is measured with. NaN
+marks an image whose mask is empty (or a flat clean image for ``hf_loss``).
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from perturbations.lab import ita_deg, rgb_to_lab
 from perturbations.region import check_masks, masked_mean
+from subgroups.lab import ita_degrees, rgb_to_lab
 
 MEASURES = ("dL", "da", "db", "dITA", "hf_loss")
 #: Names the formulas above; change it whenever a cached measure could change.
-MEASURE_VERSION = "measure-1"
+MEASURE_VERSION = "measure-2"  # 2: the exact CIELAB of subgroups.lab (1: OpenCV float32)
 
 
 def _mask8(masks: np.ndarray | None, i: int) -> np.ndarray | None:
@@ -66,7 +67,7 @@ def measure(clean_lab: np.ndarray, perturbed: np.ndarray, masks: np.ndarray | No
         vc[part] = laplacian_variance(np.ascontiguousarray(clean_lab[part, ..., 0]), m)
         vp[part] = laplacian_variance(np.ascontiguousarray(pert_lab[..., 0]), m)
     d = mp - mc
-    dita = wrap_degrees(ita_deg(mp[:, 0], mp[:, 2]) - ita_deg(mc[:, 0], mc[:, 2]))
+    dita = wrap_degrees(ita_degrees(mp[:, 0], mp[:, 2]) - ita_degrees(mc[:, 0], mc[:, 2]))
     with np.errstate(divide="ignore", invalid="ignore"):
         hf = np.where(vc > 0, 1.0 - vp / vc, np.nan)
     return {"dL": d[:, 0], "da": d[:, 1], "db": d[:, 2], "dITA": dita, "hf_loss": hf}

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from perturbations.lab import lab_to_rgb, rgb_to_lab
 from perturbations.region import check_masks, feather_sigma, feather_weights
 from perturbations.spec import FamilySpec
+from subgroups.lab import lab_to_rgb, rgb_to_lab
 
 FEATHER_FRAC = 0.01
 
@@ -57,7 +57,7 @@ def add_redness(images: np.ndarray, *, da: float, dL: float, feather_frac: float
 
 SPECS = [
     FamilySpec(
-        name="redness", kernel=add_redness, uses_lab=True, uses_mask=True,
+        name="redness", kernel=add_redness, uses_lab=True, version=2, uses_mask=True,
         table={k: {"da": da, "dL": -0.25 * da, "feather_frac": FEATHER_FRAC}
                for k, da in zip(range(1, 6), (2.0, 4.0, 6.0, 9.0, 12.0))},
     ),

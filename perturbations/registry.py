@@ -18,19 +18,18 @@ import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import yaml
 
 from harness.errors import UserError
+from harness.yaml_file import read_yaml
 from perturbations import (blur, brightness, contrast, defocus, imagenet_c, jpeg, motion, noise, redness,
                            skin_tone, white_balance)
-from perturbations.lab import check_batch, rgb_to_lab
 from perturbations.measure import measure
 from perturbations.region import check_masks
-from perturbations.spec import FamilySpec
+from perturbations.spec import FamilySpec, check_batch
+from subgroups.lab import rgb_to_lab
 
 SEVERITIES = (0, 1, 2, 3, 4, 5)
 _CHUNK_PIXELS = 8 * 224 * 224
@@ -134,20 +133,6 @@ def presets() -> list[str]:
     return names + ["all"]
 
 
-def _preset_file(preset: str):
-    if preset.endswith((".yaml", ".yml")):
-        path = Path(preset)
-        if not path.is_file():
-            raise UserError(f"{preset}: perturbation preset file not found; give an existing YAML file "
-                            f"or one of {', '.join(presets())}")
-        return path
-    stem = preset.strip().lower().replace("-", "_")
-    res = resources.files("configs").joinpath(f"perturbations_{stem}.yaml")
-    if not res.is_file():
-        raise UserError(f"--perturbations: unknown preset {preset!r}; choose one of {', '.join(presets())}")
-    return res
-
-
 def load_preset(name: str = "clinical") -> dict:
     """A preset's content: ``{"name", "description", "families", "severities"}``.
 
@@ -157,20 +142,24 @@ def load_preset(name: str = "clinical") -> dict:
     if name.strip().lower() == "all":
         return {"name": "all", "description": "every registered family",
                 "families": list(FAMILIES), "severities": [1, 2, 3, 4, 5]}
-    source = _preset_file(name)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"{name}: not valid YAML ({exc.__class__.__name__}); fix the preset file") from exc
+    if name.endswith((".yaml", ".yml")):
+        data, where = read_yaml(name, what="perturbation preset file",
+                                hint=f"give an existing YAML file or one of {', '.join(presets())}")
+    else:
+        stem = name.strip().lower().replace("-", "_")
+        if not resources.files("configs").joinpath(f"perturbations_{stem}.yaml").is_file():
+            raise UserError(f"--perturbations: unknown preset {name!r}; choose one of {', '.join(presets())}")
+        data, where = read_yaml(None, packaged=f"perturbations_{stem}.yaml", what="perturbation preset")
     if not isinstance(data, dict) or not isinstance(data.get("families"), list):
-        raise UserError(f"{name}: a perturbation preset needs a 'families:' list (got {data!r})")
-    unknown = [f for f in data["families"] if f not in FAMILIES]
+        got = type(data).__name__ if not isinstance(data, dict) else f"keys {sorted(map(str, data))}"
+        raise UserError(f"{where}: a perturbation preset needs a 'families:' list (got {got})")
+    unknown = [str(f) for f in data["families"] if f not in FAMILIES]
     if unknown:
-        raise UserError(f"{name}: unknown perturbation(s) {', '.join(map(repr, unknown))}; "
+        raise UserError(f"{where}: unknown perturbation(s) {', '.join(map(repr, unknown))}; "
                         f"known: {', '.join(FAMILIES)}")
     severities = data.get("severities", [1, 2, 3, 4, 5])
     if not isinstance(severities, list) or any(s not in SEVERITIES for s in severities):
-        raise UserError(f"{name}: 'severities:' must be a list of integers 0..5 (got {severities!r})")
+        raise UserError(f"{where}: 'severities:' must be a list of integers 0..5 (got {severities!r})")
     return {"name": str(data.get("name", name)), "description": str(data.get("description", "")).strip(),
             "families": [str(f) for f in data["families"]], "severities": [int(s) for s in severities]}
 
@@ -180,11 +169,13 @@ def families(preset: str = "clinical") -> list[str]:
     return load_preset(preset)["families"]
 
 
-def ladder(families: Sequence[str], severities: Sequence[int]) -> list[Variant]:
+def ladder(families: Sequence[str], severities: Sequence[int], *,
+           option: str = "--perturbations") -> list[Variant]:
     """Every family at every severity, family-major, duplicates dropped.
 
     A name in ``families`` may also be a preset (``clinical``, ``imagenet-c``, ``all``), which
-    stands for its families. Raises ``UserError`` on an unknown name or a severity outside 0..5.
+    stands for its families. Raises ``UserError`` on an unknown name (naming ``option``, where the
+    names came from) or a severity outside 0..5.
     """
     if isinstance(families, str) or isinstance(severities, (str, int)):
         raise TypeError("ladder: families and severities must be sequences (e.g. ['blur'], [1, 2])")
@@ -197,7 +188,7 @@ def ladder(families: Sequence[str], severities: Sequence[int]) -> list[Variant]:
         elif item.lower().replace("-", "_") in known_presets:
             names.extend(load_preset(item)["families"])
         else:
-            raise UserError(f"--perturbations: unknown perturbation {item!r}; choose from "
+            raise UserError(f"{option}: unknown perturbation {item!r}; choose from "
                             f"{', '.join(FAMILIES)} or a preset ({', '.join(presets())})")
     sev: list[int] = []
     for s in severities:

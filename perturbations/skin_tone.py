@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from perturbations.lab import lab_to_rgb, rgb_to_lab
 from perturbations.region import check_masks, feather_sigma, feather_weights, fill_region, masked_mean
 from perturbations.spec import FamilySpec
+from subgroups.lab import lab_to_rgb, rgb_to_lab
 
 FEATHER_FRAC = 0.01
 CLOSE_FRAC = 0.03
@@ -103,11 +103,11 @@ _DEGREES = (5.0, 10.0, 20.0, 30.0, 40.0)
 
 SPECS = [
     FamilySpec(
-        name="skin_tone_darker", kernel=shift_skin_tone, uses_lab=True, uses_mask=True,
+        name="skin_tone_darker", kernel=shift_skin_tone, uses_lab=True, version=2, uses_mask=True,
         table={k: {"dITA_deg": -d, "feather_frac": FEATHER_FRAC} for k, d in zip(range(1, 6), _DEGREES)},
     ),
     FamilySpec(
-        name="skin_tone_lighter", kernel=shift_skin_tone, uses_lab=True, uses_mask=True,
+        name="skin_tone_lighter", kernel=shift_skin_tone, uses_lab=True, version=2, uses_mask=True,
         table={k: {"dITA_deg": d, "feather_frac": FEATHER_FRAC} for k, d in zip(range(1, 6), _DEGREES)},
     ),
 ]

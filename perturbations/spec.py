@@ -16,6 +16,17 @@ import numpy as np
 KINDS = ("colour", "blur", "noise", "compression")
 
 
+def check_batch(images: np.ndarray) -> None:
+    """A kernel's input: a uint8 numpy batch (N, H, W, 3); ``TypeError`` / ``ValueError`` else."""
+    if not isinstance(images, np.ndarray):
+        raise TypeError(f"images: expected a numpy array, got {type(images).__name__}")
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(
+            "images: expected a uint8 batch of shape (N, H, W, 3), "
+            f"got dtype {images.dtype} shape {images.shape}"
+        )
+
+
 @dataclass(frozen=True)
 class FamilySpec:
     """One perturbation family.

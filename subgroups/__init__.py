@@ -1,13 +1,16 @@
 """Skin tone from the image: a healthy-skin mask, ITA over it, named binning schemes, a
 Fitzpatrick estimate, and agreement with labelled skin types.
 
-Public API::
+Every function that depends on the fitted skin-tone settings takes them as ``settings``: read
+them once with ``load_config()`` (the packaged ``configs/skin_tone.yaml``, or a path), or take an
+audit config's ``skin_tone``. Public API::
 
-    skin_mask(image) -> (H, W) bool          lesion_mask(image) -> (H, W) bool
-    estimate_skin_tone(images, *, scheme="chardon6", progress=False) -> DataFrame
-    group_order(scheme) -> list[str]         get_scheme(scheme) -> Scheme
+    load_config(path=None) -> SkinToneConfig
+    skin_mask(image, *, settings) -> (H, W) bool      lesion_mask(image, *, settings) -> (H, W) bool
+    estimate_skin_tone(images, *, settings, scheme="chardon6", progress=False) -> DataFrame
+    group_order(scheme) -> list[str]         get_scheme(scheme, *, settings=None) -> Scheme
     label_agreement(estimated, labels) -> dict
-    SCHEMES: dict[str, Scheme]               MASK_VERSION: str
+    all_schemes(*, settings) -> dict[str, Scheme]     mask_version(settings.mask) -> str
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from subgroups.config import load_config
 from subgroups.ita import estimate_skin_tone, measure_image
 from subgroups.mask import lesion_mask, skin_mask
 from subgroups.schemes import (
+    SCHEME_NAMES,
     UNKNOWN,
     Scheme,
     all_schemes,
@@ -23,12 +27,14 @@ from subgroups.schemes import (
     get_scheme,
     group_order,
 )
+from subgroups.settings import MaskParams, SkinToneConfig, mask_version
 
 __all__ = [
-    "MASK_VERSION",
-    "SCHEMES",
+    "SCHEME_NAMES",
     "UNKNOWN",
+    "MaskParams",
     "Scheme",
+    "SkinToneConfig",
     "all_schemes",
     "bin_ita",
     "estimate_skin_tone",
@@ -37,25 +43,7 @@ __all__ = [
     "label_agreement",
     "lesion_mask",
     "load_config",
+    "mask_version",
     "measure_image",
     "skin_mask",
 ]
-
-
-def _mask_version() -> str:
-    import hashlib
-    import json
-    from dataclasses import asdict
-
-    params = json.dumps(asdict(load_config().mask), sort_keys=True)
-    return "skinmask-2-" + hashlib.sha256(params.encode()).hexdigest()[:12]
-
-
-def __getattr__(name: str):
-    # Built on first use (they read configs/skin_tone.yaml), so that importing the package, e.g.
-    # to regenerate that file, never depends on it.
-    if name == "SCHEMES":
-        return all_schemes()
-    if name == "MASK_VERSION":
-        return _mask_version()  # changes whenever the fitted mask parameters change
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,12 +35,12 @@ import pandas as pd
 import yaml
 
 from subgroups.agreement import label_agreement
-from subgroups.config import SkinToneConfig
 from subgroups.features import feature_names, image_features
 from subgroups.ita import enough_skin, is_known, tone_of_mask
-from subgroups.mask import MaskParams, analyse_image
+from subgroups.mask import analyse_image
 from subgroups.ordinal import OrdinalModel, fit_ordinal
 from subgroups.schemes import FITZPATRICK_TYPES
+from subgroups.settings import MaskParams, SkinToneConfig
 
 __all__ = [
     "EXACT_WEIGHT",

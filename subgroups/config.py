@@ -1,42 +1,27 @@
-"""The fitted skin-tone settings in ``configs/skin_tone.yaml``: mask parameters, the ITA cut points
-of the ``fitzpatrick`` scheme, the Fitzpatrick estimator's coefficients, and the ``unknown`` rule.
+"""Reading the skin-tone settings: ``configs/skin_tone.yaml`` (or a file of the same shape) ->
+:class:`~subgroups.settings.SkinToneConfig`.
 
-The file is read with ``yaml.safe_load`` from the ``configs`` package (or from a path given to
-``load_config``); ``subgroups.calibrate`` writes it.
+The file is read by ``harness.yaml_file.read_yaml`` (safe loading within size limits) and
+validated here; ``subgroups.calibrate`` writes it. An audit reads it once, when its
+``harness.config.AuditConfig`` is built, and hands the parsed settings to every function that
+needs them; nothing in ``subgroups`` reads it on its own.
 """
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from harness.errors import UserError
-from subgroups.mask import MaskParams
+from harness.yaml_file import read_yaml
 from subgroups.ordinal import OrdinalModel
+from subgroups.settings import MaskParams, SkinToneConfig
 
-__all__ = ["CONFIG_NAME", "SkinToneConfig", "load_config", "parse_config"]
+__all__ = ["CONFIG_NAME", "load_config", "parse_config"]
 
 CONFIG_NAME = "skin_tone.yaml"
 
 
-@dataclass(frozen=True)
-class SkinToneConfig:
-    """Parsed ``skin_tone.yaml``."""
-
-    mask: MaskParams
-    min_skin_fraction: float          # below this share of healthy skin: unknown
-    max_ita_iqr: float                # above this spread of ITA across the skin: unknown
-    ita_cuts: tuple[float, ...]       # ITA cut points I|II, II|III, ... (decreasing)
-    ita_cuts_source: str
-    model: OrdinalModel | None        # Fitzpatrick estimator over colour statistics
-    raw: dict = field(repr=False, compare=False, default_factory=dict)
-
-
 def parse_config(data: dict, *, where: str = CONFIG_NAME) -> SkinToneConfig:
-    """Validate the parsed YAML mapping of a skin-tone config."""
+    """Validate the parsed YAML mapping of a skin-tone config (``where`` names it in errors)."""
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
     try:
@@ -54,6 +39,7 @@ def parse_config(data: dict, *, where: str = CONFIG_NAME) -> SkinToneConfig:
             ita_cuts_source=source,
             model=model,
             raw=data,
+            source=where,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{where}: invalid skin-tone config ({exc}); regenerate it with "
@@ -63,23 +49,22 @@ def parse_config(data: dict, *, where: str = CONFIG_NAME) -> SkinToneConfig:
     return cfg
 
 
-@functools.lru_cache(maxsize=8)
-def _load(path: str | None) -> SkinToneConfig:
-    if path is None:
-        text = resources.files("configs").joinpath(CONFIG_NAME).read_text(encoding="utf-8")
-        where = f"configs/{CONFIG_NAME}"
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"{p}: skin-tone config not found; pass an existing YAML file")
-        text, where = p.read_text(encoding="utf-8"), str(p)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UserError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+def load_config(path: str | Path | None = None, *, option: str | None = None) -> SkinToneConfig:
+    """Read and validate skin-tone settings: the packaged ``configs/skin_tone.yaml`` when ``path``
+    is None.
+
+    Parameters
+    ----------
+    path : a YAML file of the shape ``subgroups.calibrate`` writes, or None.
+    option : the option or config key that named ``path``, for messages (e.g.
+        ``"skin_tone_config"``).
+
+    Raises
+    ------
+    UserError
+        One line naming the file: missing, not YAML, over the reader's limits, or invalid.
+    """
+    data, where = read_yaml(path, packaged=CONFIG_NAME, what="skin-tone config", option=option,
+                            hint="give a YAML file written by python -m subgroups.calibrate, or "
+                                 "leave it out for the packaged configs/skin_tone.yaml")
     return parse_config(data, where=where)
-
-
-def load_config(path: str | Path | None = None) -> SkinToneConfig:
-    """The skin-tone config: the packaged ``configs/skin_tone.yaml`` by default (cached)."""
-    return _load(None if path is None else str(Path(path).resolve()))

@@ -13,8 +13,9 @@ channel scaled so that the 97th percentile of the brightest channel inside the b
 230), which takes out most of the photograph's exposure while keeping its hue. ``skin_fraction``
 is a feature too.
 
-Every variable is an 8-bit code per pixel (lookup tables map OpenCV's Lab codes to ITA, hue and
-chroma codes), so each statistic comes from one 256-bin histogram.
+Every variable is an 8-bit code per pixel (the mask's bins of the image's CIELAB,
+``subgroups.mask.lab_codes``, and lookup tables from those to ITA, hue and chroma codes), so each
+statistic comes from one 256-bin histogram.
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subgroups.lab import L_SCALE, rgb_to_lab8
-from subgroups.mask import MaskResult, count, percentiles_from_counts
+from subgroups.lab import rgb_to_lab
+from subgroups.mask import L_SCALE, MaskResult, count, lab_codes, percentiles_from_counts
 
 __all__ = [
     "EXPOSURE_PERCENTILE",
@@ -74,19 +75,19 @@ def decode(variable: str, codes: np.ndarray | float) -> np.ndarray | float:
     return np.asarray(codes, dtype=np.float64) * scale + offset
 
 
-def _variable_codes(variable: str, image: np.ndarray, lab8: np.ndarray) -> np.ndarray:
+def _variable_codes(variable: str, image: np.ndarray, codes: np.ndarray) -> np.ndarray:
     if variable == "L":
-        return lab8[..., 0]
+        return codes[..., 0]
     if variable == "a":
-        return lab8[..., 1]
+        return codes[..., 1]
     if variable == "b":
-        return lab8[..., 2]
+        return codes[..., 2]
     if variable == "ita":
-        return _ITA_LUT[lab8[..., 0], lab8[..., 2]]
+        return _ITA_LUT[codes[..., 0], codes[..., 2]]
     if variable == "hue":
-        return _HUE_LUT[lab8[..., 1], lab8[..., 2]]
+        return _HUE_LUT[codes[..., 1], codes[..., 2]]
     if variable == "C":
-        return _C_LUT[lab8[..., 1], lab8[..., 2]]
+        return _C_LUT[codes[..., 1], codes[..., 2]]
     if variable in ("R", "G", "B"):
         return image[..., "RGB".index(variable)]
     raise ValueError(f"unknown variable {variable!r}; known: {VARIABLES}")
@@ -155,7 +156,7 @@ def _compile(names: tuple[str, ...]) -> _Plan:
                  scale=np.asarray(scale), offset=np.asarray(offset))
 
 
-def _histograms(image: np.ndarray, lab8: np.ndarray, part: np.ndarray,
+def _histograms(image: np.ndarray, codes: np.ndarray, part: np.ndarray,
                 variables: tuple[str, ...]) -> np.ndarray:
     """(3, V, 256) cumulative histograms: [0] skin, [1] candidates, [2] inside the border.
 
@@ -165,8 +166,8 @@ def _histograms(image: np.ndarray, lab8: np.ndarray, part: np.ndarray,
     """
     nv = len(variables)
     keep = part < 3
-    codes = np.stack([_variable_codes(v, image, lab8)[keep] for v in variables]).astype(np.intp)
-    comb = (part[keep].astype(np.intp)[None, :] * nv + np.arange(nv, dtype=np.intp)[:, None]) * 256 + codes
+    values = np.stack([_variable_codes(v, image, codes)[keep] for v in variables]).astype(np.intp)
+    comb = (part[keep].astype(np.intp)[None, :] * nv + np.arange(nv, dtype=np.intp)[:, None]) * 256 + values
     h = np.bincount(comb.ravel(), minlength=3 * nv * 256).reshape(3, nv, 256).astype(np.float64)
     return np.cumsum(h, axis=0)
 
@@ -202,10 +203,10 @@ def feature_vector(image: np.ndarray, result: MaskResult, names: Iterable[str], 
     feat = plan.row >= 0
     if plan.variables:
         sub = np.ascontiguousarray(image[sl])
-        blocks = [_histograms(sub, result.lab8[sl], part, plan.variables)[which]]
+        blocks = [_histograms(sub, result.codes[sl], part, plan.variables)[which]]
         if plan.exposed:
             sub_x = expose(sub, inside)
-            blocks.append(_histograms(sub_x, rgb_to_lab8(sub_x), part, plan.variables)[which])
+            blocks.append(_histograms(sub_x, lab_codes(rgb_to_lab(sub_x)), part, plan.variables)[which])
         Hs = np.concatenate(blocks).reshape(-1, 256)
         n = Hs.sum(1)
         cum = np.cumsum(Hs, axis=1)

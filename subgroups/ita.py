@@ -4,7 +4,9 @@ For one image (``measure_image``):
 
 1. ``subgroups.mask.analyse_image`` finds the healthy skin.
 2. ITA: the medians of L* and b* over the skin are taken first, then
-   ``ITA = atan2(median L* - 50, median b*)`` (per-pixel ITA is meaningless where b* is near 0).
+   ``ITA = atan2(median L* - 50, median b*)`` (per-pixel ITA is meaningless where b* is near 0),
+   from the image's CIELAB as ``subgroups.lab`` converts it (the conversion the perturbations'
+   ΔITA is measured with), not from the mask's 8-bit bins.
 3. ``ita_iqr``: the skin is cut into blocks (about 16 px at 224 px); each block with enough skin
    gets an ITA from its own mean L* and b*; ``ita_iqr`` is the interquartile range of those block
    ITAs, weighted by skin pixels (uneven light, mixed skin, a mask that caught something else).
@@ -13,7 +15,8 @@ For one image (``measure_image``):
    is unstable: spread wider than ``max_ita_iqr`` across the skin, or median b* <= 0 (ITA is
    undefined for colourless skin). Pale skin photographed dim (L* near 50, b* small) is the usual
    case: ITA swings with every shade there, while the estimator, which also reads exposure-
-   normalised colour, still has something to go on. Thresholds are in ``configs/skin_tone.yaml``.
+   normalised colour, still has something to go on. Thresholds are in the skin-tone settings
+   (``configs/skin_tone.yaml`` unless an audit config names another file).
 5. ``fitzpatrick_est``: a cumulative-logit model over colour statistics of the skin, the
    skin-coloured candidates and the whole image, raw and exposure-normalised
    (``subgroups.features``), fitted on Fitzpatrick17k (``subgroups.calibrate``). ITA stays the
@@ -27,11 +30,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from subgroups.config import SkinToneConfig, load_config
 from subgroups.features import feature_vector
-from subgroups.lab import L_SCALE, ita_degrees
-from subgroups.mask import MaskResult, analyse_image, count, masked_percentiles
+from subgroups.lab import ita_degrees
+from subgroups.mask import MaskResult, analyse_image, count
 from subgroups.schemes import FITZPATRICK_TYPES, UNKNOWN, get_scheme
+from subgroups.settings import SkinToneConfig
 
 __all__ = ["BLOCK", "TONE_COLUMNS", "ImageTone", "enough_skin", "estimate_skin_tone", "is_known", "measure_image", "tone_of_mask"]
 
@@ -68,35 +71,30 @@ def _weighted_iqr(values: np.ndarray, weights: np.ndarray) -> float:
     return float(q75 - q25)
 
 
-def _block_ita_iqr(res: MaskResult) -> float:
-    """Weighted IQR of block ITAs (NaN when fewer than 2 blocks hold enough skin)."""
+def _block_ita_iqr(res: MaskResult, L: np.ndarray, b: np.ndarray) -> float:
+    """Weighted IQR of block ITAs (NaN when fewer than 2 blocks hold enough skin); ``L`` and
+    ``b`` are the image's L* and b* planes."""
     H, W = res.skin.shape
     k = max(2, round(BLOCK * min(H, W)))
     nby, nbx = H // k, W // k
     if nby < 1 or nbx < 1:
         return float("nan")
-    L8, _, b8 = _planes(res)
     m = res.skin.view(np.uint8)
-    # block sums through integral images of the masked codes
+    # block sums through integral images of the masked planes
     ys, xs = np.arange(nby + 1) * k, np.arange(nbx + 1) * k
 
     def sums(img: np.ndarray) -> np.ndarray:
-        ii = cv2.integral(img, sdepth=cv2.CV_64F)[np.ix_(ys, xs)]  # exact, no int32 overflow
+        ii = cv2.integral(img, sdepth=cv2.CV_64F)[np.ix_(ys, xs)]  # float64 sums
         return ii[1:, 1:] - ii[:-1, 1:] - ii[1:, :-1] + ii[:-1, :-1]
 
     n = sums(m)
     ok = n >= BLOCK_MIN_SKIN * k * k
     if int(ok.sum()) < 2:
         return float("nan")
-    sL = sums(cv2.bitwise_and(L8, L8, mask=m))
-    sb = sums(cv2.bitwise_and(b8, b8, mask=m))
-    L = sL[ok] / n[ok] * L_SCALE
-    b = sb[ok] / n[ok] - 128.0
-    return _weighted_iqr(np.asarray(ita_degrees(L, b), np.float64), n[ok])
-
-
-def _planes(res: MaskResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return res.planes if res.planes else tuple(cv2.split(res.lab8))
+    zero = np.zeros_like(L)
+    sL = sums(cv2.copyTo(L, m, zero.copy()))
+    sb = sums(cv2.copyTo(b, m, zero))
+    return _weighted_iqr(np.asarray(ita_degrees(sL[ok] / n[ok], sb[ok] / n[ok]), np.float64), n[ok])
 
 
 def tone_of_mask(res: MaskResult) -> tuple[float, float, float, float, float]:
@@ -107,10 +105,10 @@ def tone_of_mask(res: MaskResult) -> tuple[float, float, float, float, float]:
     if not n_skin:
         nan = float("nan")
         return nan, nan, skin_fraction, nan, nan
-    L8, _, b8 = _planes(res)
-    L = masked_percentiles(L8, skin, [50.0])[0] * L_SCALE
-    b = masked_percentiles(b8, skin, [50.0])[0] - 128.0
-    return float(ita_degrees(L, b)), _block_ita_iqr(res), skin_fraction, L, b
+    L_plane, _, b_plane = cv2.split(res.lab)
+    L = float(np.median(L_plane[skin]))
+    b = float(np.median(b_plane[skin]))
+    return float(ita_degrees(L, b)), _block_ita_iqr(res, L_plane, b_plane), skin_fraction, L, b
 
 
 def enough_skin(skin_fraction: float, cfg: SkinToneConfig) -> bool:
@@ -124,9 +122,9 @@ def is_known(ita: float, ita_iqr: float, skin_fraction: float, b: float, cfg: Sk
                 and not (np.isfinite(ita_iqr) and ita_iqr > cfg.max_ita_iqr))
 
 
-def measure_image(image: np.ndarray, *, config: SkinToneConfig | None = None) -> ImageTone:
-    """Skin-tone measurements of one uint8 RGB image (H, W, 3)."""
-    cfg = config or load_config()
+def measure_image(image: np.ndarray, *, settings: SkinToneConfig) -> ImageTone:
+    """Skin-tone measurements of one uint8 RGB image (H, W, 3) under ``settings``."""
+    cfg = settings
     res = analyse_image(image, cfg.mask)
     ita, iqr, skin_fraction, L, b = tone_of_mask(res)
     known = is_known(ita, iqr, skin_fraction, b, cfg)
@@ -140,17 +138,18 @@ def measure_image(image: np.ndarray, *, config: SkinToneConfig | None = None) ->
                      fitzpatrick_est=fitz, known=known, known_type=fitz is not None)
 
 
-def estimate_skin_tone(images: np.ndarray, *, scheme: str = "chardon6", progress: bool = False,
-                       config: SkinToneConfig | None = None, workers: int = 1) -> pd.DataFrame:
+def estimate_skin_tone(images: np.ndarray, *, settings: SkinToneConfig, scheme: str = "chardon6",
+                       progress: bool = False, workers: int = 1) -> pd.DataFrame:
     """Skin tone of every image.
 
     Parameters
     ----------
     images : (N, H, W, 3) uint8 RGB (e.g. ``Dataset.images``), or a sequence of such images.
+    settings : the skin-tone settings: ``subgroups.load_config()`` for the packaged ones, or an
+        audit config's ``skin_tone``.
     scheme : grouping of ITA: ``chardon6``, ``coarse3``, ``kinyanjui8`` or ``fitzpatrick`` (the
         group is then the Fitzpatrick estimate, "I".."VI").
     progress : show a tqdm progress bar.
-    config : fitted settings; by default ``configs/skin_tone.yaml``.
     workers : threads; the result does not depend on it. Most of the work holds Python's GIL,
         so more than one thread helps little; the default is 1.
 
@@ -161,8 +160,8 @@ def estimate_skin_tone(images: np.ndarray, *, scheme: str = "chardon6", progress
     ``group_order(scheme)``, ``unknown`` when the evidence is too thin) and ``fitzpatrick_est``
     (Int64 1-6, <NA> when unknown). ``ita`` is NaN only when no skin was found at all.
     """
-    sch = get_scheme(scheme)
-    cfg = config or load_config()
+    sch = get_scheme(scheme, settings=settings)
+    cfg = settings
     n = len(images)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
@@ -173,7 +172,7 @@ def estimate_skin_tone(images: np.ndarray, *, scheme: str = "chardon6", progress
         bar = tqdm(total=n, desc="skin tone", unit="img")
 
     def one(i: int) -> ImageTone:
-        tone = measure_image(np.asarray(images[i]), config=cfg)
+        tone = measure_image(np.asarray(images[i]), settings=cfg)
         if bar is not None:
             bar.update(1)
         return tone

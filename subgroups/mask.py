@@ -19,81 +19,65 @@ A pixel counts as healthy skin when it
    wall or a blue drape near -45 to -70 degrees is never lesion); pixels far darker than the candidates' median L* (shadow, pigmented
    lesion) or far brighter (glare) are dropped too.
 
-Everything is computed on OpenCV's 8-bit Lab codes with lookup tables and integer histograms
-(about a millisecond for a 224 px image). The parameters live in ``MaskParams``; the values in
-use are in ``configs/skin_tone.yaml``.
+The colour tests read the image's CIELAB from ``subgroups.lab`` binned to 8-bit codes
+(:func:`lab_codes`: L* in steps of 100/255, a* and b* in whole units, offset by 128), so that they
+are lookup tables and integer histograms (a few milliseconds for a 224 px image); the bins are
+finer than any threshold here. ITA itself is computed from the unbinned values
+(``subgroups.ita``). The parameters are ``subgroups.settings.MaskParams``; the values in use are
+in ``configs/skin_tone.yaml``, passed in by the caller.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from subgroups.lab import L_SCALE, rgb_to_lab8
+from subgroups.lab import rgb_to_lab
+from subgroups.settings import MaskParams, SkinToneConfig
 
 __all__ = [
-    "MaskParams",
+    "L_SCALE",
     "MaskResult",
     "analyse_image",
     "count",
+    "lab_codes",
     "lesion_mask",
     "masked_percentiles",
     "percentiles_from_counts",
     "skin_mask",
 ]
 
+#: L* of one step of the L code (codes 0..255 span L* 0..100).
+L_SCALE = 100.0 / 255.0
+# L*, a*, b* -> code: L* / L_SCALE, a* + 128, b* + 128 (rounded and saturated by convertScaleAbs)
+_TO_CODES = np.array([[1.0 / L_SCALE, 0.0, 0.0, 0.0],
+                      [0.0, 1.0, 0.0, 128.0],
+                      [0.0, 0.0, 1.0, 128.0]], np.float32)
 
-@dataclass(frozen=True)
-class MaskParams:
-    """Parameters of the healthy-skin mask (units: L*, a*, b* and degrees; pixels at 224 px)."""
 
-    border: float = 0.03          # fraction of the shorter side dropped on every edge
-    L_min: float = 12.0
-    L_max: float = 92.0
-    chroma_min: float = 5.0
-    hue_min: float = -15.0        # degrees in (-180, 180]; pale pink skin reaches just below 0
-    hue_max: float = 95.0
-    lesion_hue_min: float = -35.0  # erythema, violaceous included; bluer hues (walls, drapes) never
-    tophat_size: float = 0.03     # structuring element, fraction of the shorter side (odd px)
-    white_tophat: float = 6.0     # L* above the local opening: a bright stroke
-    black_tophat: float = 10.0    # L* below the local closing: hair, marks, deep creases
-    texture_fallback: float = 0.02    # when fewer candidates survive the fixed top-hat thresholds,
-    texture_percentile: float = 85.0  # ... they rise to this percentile of the image's top-hats
-    text_window: float = 0.04     # window (fraction of the shorter side) for stroke density
-    text_density: float = 0.2     # share of bright strokes in the window that makes it text
-    white_L: float = 85.0         # L* above which a nearly colourless pixel is paper/logo/glare
-    white_chroma: float = 10.0
-    halo: float = 0.012           # dilation of text and white regions, fraction of shorter side
-    ref_percentile: float = 30.0  # percentile of a* over the candidates taken as healthy skin a*
-    red_min: float = 4.0          # erythema: a* above the reference by at least this ...
-    red_k: float = 3.0            # ... and by at least red_k robust sigmas of healthy a*
-    dark_delta: float = 18.0      # L* below the candidates' median dropped (shadow, pigment)
-    bright_delta: float = 18.0    # L* above the candidates' median dropped (glare)
-    open_size: int = 3            # morphological opening of the final mask (px, odd; 1 = none)
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> MaskParams:
-        """Parameters from a mapping (e.g. the ``mask`` section of ``configs/skin_tone.yaml``)."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown mask parameter(s) {unknown!r}; known: {sorted(known)}")
-        return cls(**values)
+def lab_codes(lab: np.ndarray) -> np.ndarray:
+    """8-bit bins of CIELAB values (..., H, W, 3) float -> uint8: ``round(L*/L_SCALE)``,
+    ``round(a*) + 128``, ``round(b*) + 128`` (every sRGB colour's a* and b* fit in 0..255)."""
+    shape = lab.shape
+    if lab.size == 0:
+        return np.zeros(shape, np.uint8)
+    rows = np.ascontiguousarray(lab, dtype=np.float32).reshape(-1, shape[-2], 3)
+    return cv2.convertScaleAbs(cv2.transform(rows, _TO_CODES)).reshape(shape)
 
 
 @dataclass(frozen=True)
 class MaskResult:
     """What ``analyse_image`` found in one image."""
 
-    lab8: np.ndarray        # (H, W, 3) uint8 OpenCV Lab codes
+    lab: np.ndarray         # (H, W, 3) float32 CIELAB of the image
+    codes: np.ndarray       # (H, W, 3) uint8 ``lab_codes(lab)``
     skin: np.ndarray        # (H, W) bool healthy skin
     lesion: np.ndarray      # (H, W) bool erythema / lesion
     candidate: np.ndarray   # (H, W) bool skin-coloured, before lesion and outlier removal
     inside: np.ndarray      # (H, W) bool the image without its border
-    planes: tuple = ()      # (L8, a8, b8) contiguous uint8 planes of ``lab8`` (when known)
+    planes: tuple = ()      # (L8, a8, b8) contiguous uint8 planes of ``codes`` (when known)
 
 
 def masked_percentiles(codes: np.ndarray, mask: np.ndarray, q: list[float]) -> list[float]:
@@ -185,19 +169,24 @@ def _structures(tophat: np.ndarray, blackhat: np.ndarray, nearwhite: np.ndarray,
     return bright | (blackhat > t_black) | block.view(bool)
 
 
-def analyse_image(image: np.ndarray, params: MaskParams | None = None, *,
-                  lab8: np.ndarray | None = None) -> MaskResult:
+def analyse_image(image: np.ndarray, params: MaskParams, *,
+                  lab: np.ndarray | None = None) -> MaskResult:
     """Healthy-skin, lesion and candidate masks of one uint8 RGB image (H, W, 3).
 
-    ``lab8`` may pass the image's OpenCV Lab codes when they are already computed.
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB.
+    params : the mask's parameters (``settings.mask``).
+    lab : the image's CIELAB (``subgroups.lab.rgb_to_lab``) when it is already computed.
     """
-    p = params or MaskParams()
+    p = params
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"expected one (H, W, 3) RGB image, got shape {image.shape}")
     H, W = image.shape[:2]
-    if lab8 is None:
-        lab8 = rgb_to_lab8(image)
-    L8, a8, b8 = cv2.split(lab8)
+    if lab is None:
+        lab = rgb_to_lab(image)
+    codes = lab_codes(lab)
+    L8, a8, b8 = cv2.split(codes)
     short = min(H, W)
     lut_ab, lut_L = _luts(p)
 
@@ -246,27 +235,23 @@ def analyse_image(image: np.ndarray, params: MaskParams | None = None, *,
         ker = np.ones((p.open_size, p.open_size), np.uint8)
         skin = cv2.morphologyEx(skin.view(np.uint8), cv2.MORPH_OPEN, ker).view(bool)
         lesion = cv2.morphologyEx(lesion.view(np.uint8), cv2.MORPH_OPEN, ker).view(bool)
-    return MaskResult(lab8=lab8, skin=skin, lesion=lesion, candidate=candidate, inside=inside,
-                      planes=(L8, a8, b8))
+    return MaskResult(lab=lab, codes=codes, skin=skin, lesion=lesion, candidate=candidate,
+                      inside=inside, planes=(L8, a8, b8))
 
 
-def skin_mask(image: np.ndarray, *, params: MaskParams | None = None) -> np.ndarray:
+def skin_mask(image: np.ndarray, *, settings: SkinToneConfig) -> np.ndarray:
     """(H, W) bool healthy-skin mask of one uint8 RGB image (H, W, 3).
 
     Parameters
     ----------
     image : (H, W, 3) uint8 RGB.
-    params : mask parameters; by default the fitted ones from ``configs/skin_tone.yaml``.
+    settings : the skin-tone settings (``subgroups.load_config()``, or an audit config's
+        ``skin_tone``); their ``mask`` parameters are used.
     """
-    return analyse_image(image, params or _default_params()).skin
+    return analyse_image(image, settings.mask).skin
 
 
-def lesion_mask(image: np.ndarray, *, params: MaskParams | None = None) -> np.ndarray:
-    """(H, W) bool lesion mask (erythema: a* well above the image's healthy skin) of one image."""
-    return analyse_image(image, params or _default_params()).lesion
-
-
-def _default_params() -> MaskParams:
-    from subgroups.config import load_config  # late: the config module imports this one
-
-    return load_config().mask
+def lesion_mask(image: np.ndarray, *, settings: SkinToneConfig) -> np.ndarray:
+    """(H, W) bool lesion mask (erythema: a* well above the image's healthy skin) of one image;
+    ``settings`` as for :func:`skin_mask`."""
+    return analyse_image(image, settings.mask).lesion

@@ -6,7 +6,8 @@ sources ("light: 41° < ITA ≤ 55°"). Every scheme also has the group ``unknow
 used when the image does not show enough healthy skin to judge.
 
 ``fitzpatrick`` is the one scheme whose cut points are fitted rather than published: they come
-from ``configs/skin_tone.yaml`` (fitted on Fitzpatrick17k, see ``subgroups.calibrate``).
+from the skin-tone settings (``configs/skin_tone.yaml``, fitted on Fitzpatrick17k, see
+``subgroups.calibrate``), which the caller passes as ``settings``.
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import UserError
+from subgroups.settings import SkinToneConfig
 
 __all__ = [
     "FITZPATRICK_TYPES",
+    "SCHEME_NAMES",
     "UNKNOWN",
     "Scheme",
     "all_schemes",
@@ -90,43 +93,45 @@ KINYANJUI8 = Scheme(
 )
 
 
-def _fitzpatrick_scheme() -> Scheme:
-    from subgroups.config import load_config
-
-    cfg = load_config()  # cached
-    return Scheme(name="fitzpatrick", groups=FITZPATRICK_TYPES, cuts=tuple(cfg.ita_cuts),
-                  source=cfg.ita_cuts_source)
+def _fitzpatrick_scheme(settings: SkinToneConfig | None) -> Scheme:
+    if settings is None:
+        raise ValueError("scheme 'fitzpatrick': its cut points are fitted; pass settings= (the "
+                         "skin-tone settings, e.g. subgroups.load_config())")
+    return Scheme(name="fitzpatrick", groups=FITZPATRICK_TYPES, cuts=tuple(settings.ita_cuts),
+                  source=settings.ita_cuts_source)
 
 
 _PUBLISHED = {"chardon6": CHARDON6, "coarse3": COARSE3, "kinyanjui8": KINYANJUI8}
-_NAMES = ("chardon6", "coarse3", "kinyanjui8", "fitzpatrick")
+#: Every scheme's name: the published ones, then the fitted ``fitzpatrick``.
+SCHEME_NAMES = ("chardon6", "coarse3", "kinyanjui8", "fitzpatrick")
 
 
-def all_schemes() -> dict[str, Scheme]:
-    """Every named scheme; the fitted ``fitzpatrick`` one is read from the config (cached)."""
-    return {**_PUBLISHED, "fitzpatrick": _fitzpatrick_scheme()}
+def all_schemes(*, settings: SkinToneConfig) -> dict[str, Scheme]:
+    """Every named scheme; the fitted ``fitzpatrick`` one from ``settings``."""
+    return {**_PUBLISHED, "fitzpatrick": _fitzpatrick_scheme(settings)}
 
 
-def __getattr__(name: str):
-    # ``SCHEMES`` is built on first use, so that importing the package never needs the config
-    if name == "SCHEMES":
-        return all_schemes()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def get_scheme(scheme: str) -> Scheme:
-    """The named scheme; ``UserError`` for an unknown name."""
-    if scheme not in _NAMES:
+def _check_name(scheme: str) -> None:
+    if scheme not in SCHEME_NAMES:
         raise UserError(f"--scheme: unknown skin-tone scheme {scheme!r}; "
-                        f"choose one of {', '.join(_NAMES)}")
-    return _PUBLISHED[scheme] if scheme in _PUBLISHED else _fitzpatrick_scheme()
+                        f"choose one of {', '.join(SCHEME_NAMES)}")
+
+
+def get_scheme(scheme: str, *, settings: SkinToneConfig | None = None) -> Scheme:
+    """The named scheme; ``UserError`` for an unknown name. ``fitzpatrick`` needs ``settings``
+    (its cut points are fitted); the published schemes do not."""
+    _check_name(scheme)
+    return _PUBLISHED[scheme] if scheme in _PUBLISHED else _fitzpatrick_scheme(settings)
 
 
 def group_order(scheme: str) -> list[str]:
     """Group names of ``scheme`` from light to dark, then ``unknown``."""
-    return list(get_scheme(scheme).groups) + [UNKNOWN]
+    _check_name(scheme)
+    groups = _PUBLISHED[scheme].groups if scheme in _PUBLISHED else FITZPATRICK_TYPES
+    return list(groups) + [UNKNOWN]
 
 
-def bin_ita(ita: np.ndarray, scheme: str) -> np.ndarray:
-    """Group name of each ITA under ``scheme`` (``unknown`` for NaN)."""
-    return get_scheme(scheme).labels(ita)
+def bin_ita(ita: np.ndarray, scheme: str, *, settings: SkinToneConfig | None = None) -> np.ndarray:
+    """Group name of each ITA under ``scheme`` (``unknown`` for NaN); ``settings`` as for
+    :func:`get_scheme`."""
+    return get_scheme(scheme, settings=settings).labels(ita)

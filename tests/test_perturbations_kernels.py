@@ -137,8 +137,10 @@ def test_redness_raises_a_star_inside_the_mask_and_nothing_outside(photos):
         d_L = (lab_out[..., 0] - lab_in[..., 0])[masks].mean()
         assert d_a == pytest.approx(req["da"], rel=0.10)
         per_image = [(lab_out[i] - lab_in[i])[masks[i], 1].mean() for i in range(len(photos))]
-        assert per_image == pytest.approx([req["da"]] * len(photos), rel=0.12)  # each photo, too
-        # OpenCV's float CIELAB is within ~0.1 L* of scikit-image's: an absolute floor for small dL
+        # each photo, too; rounding the result to 8 bits moves a photo's mean a* by up to ~0.3
+        # (its colours are few and close, so the rounding errors do not average out)
+        assert per_image == pytest.approx([req["da"]] * len(photos), rel=0.12, abs=0.3)
+        # rounding to 8 bits moves the mean L* too: an absolute floor for small dL
         assert d_L == pytest.approx(req["dL"], rel=0.10, abs=0.12)
         gains.append(d_a)
         # bit-identical wherever the feathered weight is 0, and beyond the documented reach

@@ -8,6 +8,7 @@ import pytest
 from harness.pipeline.audit import PerturbedImages, RegionMasks, Timer
 from model_factories import dermnet_batch
 from perturbations import FAMILIES, ladder
+from subgroups import load_config
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def ladder_parts(dermnet_test):
     images = dermnet_batch(dermnet_test, size=96, n=10)
     ids = [f"img{i}" for i in range(len(images))]
     timer = Timer()
-    return images, ids, RegionMasks(images, timer), timer
+    return images, ids, RegionMasks(images, timer, skin_tone=load_config()), timer
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

@@ -11,12 +11,13 @@ import yaml
 
 from harness.errors import UserError
 from harness.demo.synthetic import render_synthetic
-from subgroups import MASK_VERSION, estimate_skin_tone, group_order, load_config
+from subgroups import estimate_skin_tone, group_order, load_config, mask_version
 from subgroups.config import parse_config
 from subgroups.features import feature_vector
 from subgroups.mask import analyse_image
 from subgroups.ordinal import OrdinalModel, fit_ordinal
 
+SETTINGS = load_config()
 COLUMNS = ["ita", "ita_iqr", "skin_fraction", "L", "b", "group", "fitzpatrick_est"]
 
 
@@ -26,7 +27,7 @@ def batch():
 
 
 def test_columns_types_and_groups(batch):
-    tone = estimate_skin_tone(batch.images)
+    tone = estimate_skin_tone(batch.images, settings=SETTINGS)
     assert list(tone.columns) == COLUMNS and len(tone) == 40
     assert str(tone["fitzpatrick_est"].dtype) == "Int64"
     assert set(tone["group"]) <= set(group_order("chardon6"))
@@ -39,14 +40,14 @@ def test_columns_types_and_groups(batch):
 
 
 def test_deterministic_and_independent_of_threads(batch):
-    a = estimate_skin_tone(batch.images, workers=1)
-    b = estimate_skin_tone(batch.images, workers=3)
+    a = estimate_skin_tone(batch.images, settings=SETTINGS, workers=1)
+    b = estimate_skin_tone(batch.images, settings=SETTINGS, workers=3)
     pd.testing.assert_frame_equal(a, b)
 
 
 @pytest.mark.parametrize("scheme", ["chardon6", "coarse3", "kinyanjui8", "fitzpatrick"])
 def test_every_scheme_names_groups_from_its_order(batch, scheme):
-    tone = estimate_skin_tone(batch.images[:10], scheme=scheme)
+    tone = estimate_skin_tone(batch.images[:10], settings=SETTINGS, scheme=scheme)
     assert set(tone["group"]) <= set(group_order(scheme))
     if scheme == "fitzpatrick":
         roman = ["I", "II", "III", "IV", "V", "VI"]
@@ -57,7 +58,7 @@ def test_every_scheme_names_groups_from_its_order(batch, scheme):
 def test_no_skin_means_unknown_never_a_dropped_row():
     blue = np.zeros((3, 64, 64, 3), np.uint8)
     blue[..., 2] = 180
-    tone = estimate_skin_tone(blue)
+    tone = estimate_skin_tone(blue, settings=SETTINGS)
     assert len(tone) == 3
     assert (tone["group"] == "unknown").all()
     assert tone["fitzpatrick_est"].isna().all()
@@ -73,25 +74,26 @@ def test_ita_iqr_measures_spread_and_too_much_spread_is_unknown():
     even = _plain_skin(45.0)
     halves = even.copy()
     halves[:, 64:] = _plain_skin(15.0)[:, 64:]
-    tone = estimate_skin_tone(np.stack([even, halves]), workers=1)
+    tone = estimate_skin_tone(np.stack([even, halves]), settings=SETTINGS, workers=1)
     assert tone["ita_iqr"][0] < 3.0
     assert 22.0 < tone["ita_iqr"][1] < 34.0  # blocks at 45 and 15 degrees, half each
     assert tone["group"][0] == "light" and tone["group"][1] != "unknown"
-    strict = replace(load_config(), max_ita_iqr=20.0)
-    tone = estimate_skin_tone(np.stack([even, halves]), config=strict)
+    strict = replace(SETTINGS, max_ita_iqr=20.0)
+    tone = estimate_skin_tone(np.stack([even, halves]), settings=strict)
     assert tone["group"].tolist() == ["light", "unknown"]
     assert tone["fitzpatrick_est"].notna().all()  # the estimate needs skin, not a single ITA
 
 
 def test_empty_batch():
-    tone = estimate_skin_tone(np.zeros((0, 32, 32, 3), np.uint8))
+    tone = estimate_skin_tone(np.zeros((0, 32, 32, 3), np.uint8), settings=SETTINGS)
     assert list(tone.columns) == COLUMNS and len(tone) == 0
 
 
 def test_packaged_config_is_complete_and_consistent():
     cfg = load_config()
     assert cfg.model is not None and len(cfg.model.features) > 10
-    assert MASK_VERSION.startswith("skinmask-")
+    assert mask_version(cfg.mask).startswith("skinmask-3-")
+    assert mask_version(replace(cfg.mask, L_min=13.0)) != mask_version(cfg.mask)
     # every stored feature can be computed
     img = render_synthetic(n=1, size=96, seed=0).images[0]
     x = feature_vector(img, analyse_image(img, cfg.mask), cfg.model.features)

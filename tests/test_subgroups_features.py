@@ -1,4 +1,4 @@
-"""Colour statistics from 8-bit histograms agree with direct numpy percentiles."""
+"""Colour statistics from 8-bit histograms of the CIELAB agree with direct numpy percentiles."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 from harness.demo.synthetic import render_synthetic
 from subgroups.features import decode, expose, feature_vector, image_features
 from subgroups.lab import rgb_to_lab
-from subgroups.mask import MaskParams, analyse_image
+from subgroups.mask import analyse_image
+from subgroups.settings import MaskParams
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_exposure_normalisation_undoes_a_darker_exposure(one):
 
 def test_small_regions_fall_back_and_names_are_checked(one):
     img, res = one
-    empty = res.__class__(lab8=res.lab8, skin=np.zeros_like(res.skin), lesion=res.lesion,
+    empty = res.__class__(lab=res.lab, codes=res.codes, skin=np.zeros_like(res.skin), lesion=res.lesion,
                           candidate=res.candidate, inside=res.inside)
     v = feature_vector(img, empty, ["skin.L.p50", "cand.L.p50"])
     assert v[0] == v[1]  # no skin: the skin statistics come from the candidates

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from harness.demo.synthetic import render_synthetic
-from subgroups import estimate_skin_tone, lesion_mask, skin_mask
+from subgroups import estimate_skin_tone, lesion_mask, load_config, skin_mask
+
+SETTINGS = load_config()
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,7 @@ def synthetic():
 
 
 def test_ita_of_synthetic_skin_within_two_degrees(synthetic):
-    tone = estimate_skin_tone(synthetic.images, workers=1)
+    tone = estimate_skin_tone(synthetic.images, settings=SETTINGS, workers=1)
     err = np.abs(tone["ita"].to_numpy() - synthetic.meta["ita_true"].to_numpy())
     assert np.isfinite(err).all()
     assert np.median(err) <= 2.0
@@ -27,7 +29,7 @@ def test_ita_of_synthetic_skin_within_two_degrees(synthetic):
 
 
 def test_mask_excludes_lesion_pixels(synthetic):
-    masks = np.stack([skin_mask(im) for im in synthetic.images])
+    masks = np.stack([skin_mask(im, settings=SETTINGS) for im in synthetic.images])
     lesion = synthetic.lesion
     pooled = 1.0 - (masks & lesion).sum() / lesion.sum()
     per_image = 1.0 - (masks & lesion).sum((1, 2)) / np.maximum(lesion.sum((1, 2)), 1)
@@ -41,7 +43,7 @@ def test_mask_excludes_lesion_pixels(synthetic):
 
 
 def test_lesion_mask_finds_erythema(synthetic):
-    found = np.stack([lesion_mask(im) for im in synthetic.images[:40]])
+    found = np.stack([lesion_mask(im, settings=SETTINGS) for im in synthetic.images[:40]])
     truth = synthetic.lesion[:40]
     recall = (found & truth).sum((1, 2)) / np.maximum(truth.sum((1, 2)), 1)
     precision = (found & truth).sum((1, 2)) / np.maximum(found.sum((1, 2)), 1)
@@ -50,11 +52,11 @@ def test_lesion_mask_finds_erythema(synthetic):
 
 def test_masks_are_pure_and_shaped_like_the_image():
     img = render_synthetic(n=1, size=100, seed=3).images[0][:, :90]
-    a, b = skin_mask(img), skin_mask(img.copy())
+    a, b = skin_mask(img, settings=SETTINGS), skin_mask(img.copy(), settings=SETTINGS)
     assert a.shape == (100, 90) and a.dtype == bool and np.array_equal(a, b)
     blue = np.zeros((64, 64, 3), np.uint8)
     blue[..., 2] = 200
-    assert not skin_mask(blue).any()  # a blue drape is not skin
+    assert not skin_mask(blue, settings=SETTINGS).any()  # a blue drape is not skin
 
 
 
@@ -75,12 +77,12 @@ def test_a_lavender_wall_redder_than_the_skin_is_not_lesion(wall_hue):
     img[32:96, 32:96] = _lab_to_rgb(72.0, 2.0, 10.0)
     img[56:72, 56:72] = _lab_to_rgb(62.0, 16.0, 12.0)  # a patch of erythema on the skin
     img = np.clip(img + rng.normal(0, 1.0, img.shape), 0, 255).astype(np.uint8)
-    lesion = lesion_mask(img)
+    lesion = lesion_mask(img, settings=SETTINGS)
     wall = np.ones((128, 128), bool)
     wall[24:104, 24:104] = False
     assert lesion[wall].mean() < 0.01
     assert lesion[58:70, 58:70].mean() > 0.9  # the erythema is still found
-    assert skin_mask(img)[36:52, 36:92].mean() > 0.8
+    assert skin_mask(img, settings=SETTINGS)[36:52, 36:92].mean() > 0.8
 
 # -- DermNet NZ: every photograph carries a watermark in the lower left -------------------------
 
@@ -127,7 +129,7 @@ def test_dermnet_watermark_is_never_skin(dermnet_test):
     leaks = {}
     for i, img in enumerate(images):
         template = logo if has_logo[i] else text
-        n = int((skin_mask(img) & template).sum())
+        n = int((skin_mask(img, settings=SETTINGS) & template).sum())
         if n:
             leaks[i] = n
     assert leaks == {}
@@ -143,7 +145,7 @@ def test_dermnet_watermark_is_never_skin_at_1024_px_either(dermnet_test):
         big = cv2.resize(images[i], (1024, 1024), interpolation=cv2.INTER_CUBIC)
         template = cv2.resize((logo if has_logo[i] else text).view(np.uint8), (1024, 1024),
                               interpolation=cv2.INTER_NEAREST).astype(bool)
-        n = int((skin_mask(big) & template).sum())
+        n = int((skin_mask(big, settings=SETTINGS) & template).sum())
         if n > 0.01 * template.sum():
             leaks[i] = n
     assert leaks == {}

@@ -5,12 +5,15 @@ import numpy as np
 import pytest
 
 from harness.errors import UserError
-from subgroups import SCHEMES, UNKNOWN, bin_ita, get_scheme, group_order
+from subgroups import SCHEME_NAMES, UNKNOWN, all_schemes, bin_ita, get_scheme, group_order, load_config
+
+SETTINGS = load_config()
 
 
 def test_all_schemes_present_with_sources():
-    assert set(SCHEMES) == {"chardon6", "coarse3", "kinyanjui8", "fitzpatrick"}
-    for name, sch in SCHEMES.items():
+    schemes = all_schemes(settings=SETTINGS)
+    assert set(schemes) == set(SCHEME_NAMES) == {"chardon6", "coarse3", "kinyanjui8", "fitzpatrick"}
+    for name, sch in schemes.items():
         assert sch.source, name
         assert group_order(name)[-1] == UNKNOWN
         assert len(group_order(name)) == len(sch.groups) + 1
@@ -32,12 +35,17 @@ def test_kinyanjui_eight_and_coarse_three():
 
 
 def test_fitzpatrick_cut_points_are_fitted_and_ordered():
-    sch = get_scheme("fitzpatrick")
+    sch = get_scheme("fitzpatrick", settings=SETTINGS)
+    assert sch.cuts == SETTINGS.ita_cuts
     assert sch.groups == ("I", "II", "III", "IV", "V", "VI")
     assert all(a > b for a, b in zip(sch.cuts, sch.cuts[1:]))
     assert "fitted" in sch.source
     # the lightest and darkest plausible skins land at the two ends
-    assert bin_ita(np.array([80.0, -80.0]), "fitzpatrick").tolist() == ["I", "VI"]
+    assert bin_ita(np.array([80.0, -80.0]), "fitzpatrick", settings=SETTINGS).tolist() == ["I", "VI"]
+    # the fitted scheme is never read behind the caller's back
+    with pytest.raises(ValueError, match="pass settings="):
+        get_scheme("fitzpatrick")
+    assert group_order("fitzpatrick") == ["I", "II", "III", "IV", "V", "VI", UNKNOWN]
 
 
 def test_unknown_scheme_is_a_user_error():

@@ -29,7 +29,7 @@ def ita_table(ds, tone: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_ita(*, data: str, out: str | None, scheme: str = "chardon6", size: int = 224,
-            quiet: bool = False) -> int:
+            quiet: bool = False, skin_tone_config: str | None = None) -> int:
     """Estimate the skin tone of every image under ``data`` and write it as CSV.
 
     Parameters
@@ -39,20 +39,22 @@ def run_ita(*, data: str, out: str | None, scheme: str = "chardon6", size: int =
     scheme : ITA grouping (``chardon6``, ``coarse3``, ``kinyanjui8``, ``fitzpatrick``).
     size : images are decoded at ``size`` x ``size`` first, as an audit would see them.
     quiet : no progress bar and no summary on standard error.
+    skin_tone_config : skin-tone settings file; None for the packaged ``configs/skin_tone.yaml``.
 
     Returns
     -------
     0 (errors a user can cause raise ``UserError``).
     """
     from harness.data.load import load_dataset
-    from subgroups import estimate_skin_tone, get_scheme, group_order, label_agreement
+    from subgroups import estimate_skin_tone, get_scheme, group_order, label_agreement, load_config
 
-    get_scheme(scheme)  # an unknown name fails before any decoding
+    settings = load_config(skin_tone_config, option="skin_tone_config")  # read once, passed down
+    get_scheme(scheme, settings=settings)  # an unknown name fails before any decoding
     if not isinstance(size, int) or size < 32:
         raise UserError(f"--size: expected an image side of at least 32 pixels (got {size!r})")
     progress = not quiet and sys.stderr.isatty()
     ds = load_dataset(data, size=(size, size), progress=progress)
-    tone = estimate_skin_tone(ds.images, scheme=scheme, progress=progress)
+    tone = estimate_skin_tone(ds.images, settings=settings, scheme=scheme, progress=progress)
     table = ita_table(ds, tone)
     text = table.to_csv(index=False, float_format="%.3f", lineterminator="\n")
     if out is None or out == "-":

@@ -49,10 +49,17 @@ def region_masker() -> Callable[[np.ndarray], np.ndarray | None]:
     """``f(image) -> bool (H, W)`` skin-and-lesion region from ``subgroups``, or ``None`` for the
     whole image when ``subgroups`` does not provide the masks."""
     try:
-        from subgroups import lesion_mask, skin_mask
+        from subgroups import load_config
+        from subgroups.mask import analyse_image
     except ImportError:
         return lambda image: None
-    return lambda image: skin_mask(image) | lesion_mask(image)
+    params = load_config().mask  # the packaged skin-tone settings, read once
+
+    def region(image: np.ndarray) -> np.ndarray:
+        found = analyse_image(image, params)
+        return found.skin | found.lesion
+
+    return region
 
 
 def output_path(out: Path, variant: Variant, rel: str) -> Path:

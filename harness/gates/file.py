@@ -3,7 +3,8 @@
 A gate file is YAML with a ``gates:`` list (syntax and examples in docs/gates.md). Loading checks
 everything that can be checked without a run: keys, metric, scope, grouping name, perturbation and
 severity syntax, bounds. Whether a run has the perturbation, grouping or groups a gate names is
-checked when the gate is judged (``harness.gates.evaluate``). Plain Python only (yaml is imported on use).
+checked when the gate is judged (``harness.gates.evaluate``). Plain Python only (the file is read
+by ``harness.yaml_file``, which imports yaml on use).
 """
 from __future__ import annotations
 
@@ -156,23 +157,12 @@ def load_gates(path: str | Path) -> list[Gate]:
         severity or pair of groups. Whether a perturbation or grouping exists is checked against
         the run, in :func:`evaluate_gates`.
     """
-    import yaml
-
     from harness.errors import UserError
+    from harness.yaml_file import read_yaml
 
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{p}: gate file not found; give a YAML file with a 'gates:' list "
-                        f"(e.g. configs/gates/ci-default.yaml)")
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise UserError(f"{p}: not valid YAML{where} ({problem}); fix the file") from exc
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{p}: not a UTF-8 text file; give a YAML gate file") from exc
+    doc, _ = read_yaml(p, what="gate file", hint="give a YAML file with a 'gates:' list (e.g. "
+                                                  "configs/gates/ci-default.yaml)")
     if not isinstance(doc, dict) or "gates" not in doc:
         got = type(doc).__name__ if not isinstance(doc, dict) else f"keys {sorted(map(str, doc))}"
         raise UserError(f"{p}: expected a mapping with a 'gates:' list (got {got}); see "

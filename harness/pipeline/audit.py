@@ -37,27 +37,26 @@ GALLERY_OVERLAYS = 24
 class RegionMasks:
     """Healthy-skin and lesion masks of the clean images, computed once and only when needed."""
 
-    def __init__(self, images: np.ndarray, timer: "Timer"):
+    def __init__(self, images: np.ndarray, timer: "Timer", *, skin_tone):
         self._images = images
         self._timer = timer
+        self._params = skin_tone.mask  # the audit config's skin-tone settings
         self._skin: np.ndarray | None = None
         self._lesion: np.ndarray | None = None
         self._region: np.ndarray | None = None
 
     @property
     def version(self) -> str:
-        from subgroups import MASK_VERSION
+        from subgroups import mask_version
 
-        return MASK_VERSION
+        return mask_version(self._params)
 
     def _compute(self) -> None:
         if self._skin is None:
-            from subgroups.config import load_config
             from subgroups.mask import analyse_image
 
-            params = load_config().mask
             with self._timer.stage("masks"):
-                found = [analyse_image(im, params) for im in self._images]  # one pass per image
+                found = [analyse_image(im, self._params) for im in self._images]  # one pass per image
                 self._skin = np.stack([r.skin for r in found])
                 self._lesion = np.stack([r.lesion for r in found])
                 self._region = self._skin | self._lesion
@@ -307,7 +306,8 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     with timer.stage("skin_tone"):
         from subgroups import estimate_skin_tone, get_scheme, group_order, label_agreement
 
-        tone = estimate_skin_tone(ds.images, scheme=cfg.skin_tone_scheme, progress=progress)
+        tone = estimate_skin_tone(ds.images, settings=cfg.skin_tone, scheme=cfg.skin_tone_scheme,
+                                  progress=progress)
         groupings: dict[str, np.ndarray] = {"group": tone["group"].astype(str).to_numpy(dtype=object)}
         groupings.update(_label_groupings(ds.extra, cfg.label_groupings))
         agreement = {}
@@ -318,7 +318,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     groups_section = {
         "column": "group",
         "scheme": cfg.skin_tone_scheme,
-        "scheme_info": get_scheme(cfg.skin_tone_scheme).to_dict(),
+        "scheme_info": get_scheme(cfg.skin_tone_scheme, settings=cfg.skin_tone).to_dict(),
         "order": group_order(cfg.skin_tone_scheme),
         "counts": {g: int((groupings["group"] == g).sum()) for g in group_order(cfg.skin_tone_scheme)},
         "ita": _ita_summary(tone),
@@ -344,7 +344,7 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
 
         # A gate file this run cannot answer fails now, not after the audit.
         check_gates(gates, variants=[v.name for v in variants], groupings=list(groupings))
-    masks = RegionMasks(ds.images, timer)
+    masks = RegionMasks(ds.images, timer, skin_tone=cfg.skin_tone)
     perturbed = PerturbedImages(ds.images, ds.image_hashes, masks, seed=cfg.seed, timer=timer)
     variant_records = []
     for variant in _progress_bar(variants, progress, "variants"):
