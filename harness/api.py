@@ -22,8 +22,10 @@ each message names the argument, what arrived and what to do. A bad value raises
 unknown keyword (with a did-you-mean), raises :class:`harness.errors.UserTypeError`, which is a
 ``TypeError``. Both are ``UserError``, the one expected-failure type the command line turns into
 exit code 2. A value given as the command line's text (``severities="1,3"``,
-``perturbations="blur,redness"``) is read and checked by the command line's own code, and its
-messages name the command-line option (``--severities``).
+``perturbations="blur,redness"``) is read and checked by the command line's own code, whose
+messages name the command-line option (``--severities``); so are the ranges of ``n_boot``,
+``batch_size`` and ``seed``, and the skin-tone scheme's name, so that ``harness run`` says what it
+always said.
 """
 from __future__ import annotations
 
@@ -337,7 +339,7 @@ def _perturbations(value: Any) -> Any:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise UserTypeError(f"perturbations: expected a list of family names, got {_shown(value)}"
                             "; e.g. perturbations=['blur', 'brightness_up']")
-    from perturbations import FAMILIES, presets
+    from perturbations import FAMILIES, presets  # the ladder's modules: needed by an audit only
 
     known = list(FAMILIES) + presets()
     for name in value:
@@ -397,6 +399,7 @@ def _cache_dir(cache: Any) -> Path | None:
 def _check_names_early(cfg: Any) -> None:
     """An unknown perturbation or skin-tone scheme stops here, before the model is opened (with
     the messages the pipeline would give later)."""
+    # Needed by an audit only (subgroups pulls in scipy): not at import, which load_run shares.
     from perturbations import ladder
     from subgroups import get_scheme
 

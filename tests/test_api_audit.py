@@ -172,6 +172,25 @@ def test_a_keras_model_object_audits_like_its_file(setup, folder_audit):
     assert a.results["model"]["hash"] != folder_audit.results["model"]["hash"]
 
 
+def test_a_python_callable_audits_like_its_module_function(setup):
+    import callable_models
+    from harness.models.open import open_model
+
+    opts = dict(OPTIONS, model_spec=str(REPO / "tests" / "callable_models.json"))
+    by_name = harness.audit(model=f"{REPO / 'tests' / 'callable_models.py'}:redness",
+                            data=str(setup["data"]), **opts)
+    by_object = harness.audit(model=callable_models.redness, data=str(setup["data"]), **opts)
+    assert by_object.results["model"]["path"] == "callable_models:redness"
+    assert by_object.results["model"]["format"] == by_name.results["model"]["format"] == "callable"
+    fields = ("model.path", "model.name", "model.hash", "config.model")
+    assert without(by_object.results, *fields) == without(by_name.results, *fields)
+    # the hash follows the code: stable for one function, different for another
+    spec = str(REPO / "tests" / "callable_models.json")
+    first = open_model(callable_models.redness, spec_path=spec).hash
+    assert open_model(callable_models.redness, spec_path=spec).hash == first
+    assert open_model(callable_models.red_over_64, spec_path=spec).hash != first
+
+
 def test_arrays_audit_like_the_images_they_were_decoded_from(setup, folder_audit):
     from harness.data.decode import decode_image
 

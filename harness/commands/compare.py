@@ -15,7 +15,7 @@ from harness.errors import EXIT_GATE_FAILED, EXIT_OK
 
 def compare(*, baseline: str, candidate: str, gates: str | None, strict: bool, out: str | None,
             seed: int, quiet: bool) -> int:
-    from harness.api import compare as compare_audits
+    from harness.api import compare as compare_audits  # pandas and the comparison: on use
 
     out_dir = Path(out) if out else Path(candidate) / "compare"
     comparison = compare_audits(Path(baseline), Path(candidate), gates=gates, strict=strict,

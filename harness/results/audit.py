@@ -126,6 +126,8 @@ class Audit:
                 reasons[name] = why
         columns = ["status", "n"] + [f"{m}{s}" for m in names for s in ("", "_ci_low", "_ci_high")]
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+        if frame["n"].notna().all():  # every cell keeps its n, judged or not
+            frame["n"] = frame["n"].astype("int64")
         frame.index.name = grouping
         frame.attrs["reasons"] = reasons
         return frame
