@@ -2,8 +2,9 @@
 
 Builds two runs without a model (``sample_run.make_sample_run``, N images, 6 families x 5
 severities, two groupings; a weaker and a stronger simulated model on the same images), then times
-``compare_runs`` (paired resamples, B = ``--boot``) and ``run_compare`` (plus comparison.json and
-comparison.html), best and median of ``--repeat``. Never asserts a timing.
+``compare_runs`` (paired resamples, B = ``--boot``) and ``harness.compare(...).save(...)`` (plus
+gates, comparison.json and comparison.html), best and median of ``--repeat``. Never asserts a
+timing.
 
 Run: ``.venv/bin/python bench/bench_compare.py [--images 1000] [--boot 1000] [--repeat 3]``.
 """
@@ -27,7 +28,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    from harness.compare.runs import compare_runs, run_compare
+    import harness
+    from harness.compare.runs import compare_runs
     from sample_run import make_sample_run
 
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
@@ -49,13 +51,13 @@ def main() -> None:
         times = []
         for _ in range(args.repeat):
             t = time.perf_counter()
-            out = run_compare(baseline=root / "baseline", candidate=root / "candidate",
-                              out=root / "cmp", gates=REPO / "configs" / "gates" / "ci-default.yaml",
-                              n_boot=args.boot)
+            harness.compare(root / "baseline", root / "candidate",
+                            gates=REPO / "configs" / "gates" / "ci-default.yaml",
+                            n_boot=args.boot).save(root / "cmp")
             times.append(time.perf_counter() - t)
         size = (root / "cmp" / "comparison.json").stat().st_size
-        html = out["report"].stat().st_size
-        print(f"run_compare (+ gates, comparison.json {size / 1e6:.1f} MB, comparison.html "
+        html = (root / "cmp" / "comparison.html").stat().st_size
+        print(f"harness.compare + save (+ gates, comparison.json {size / 1e6:.1f} MB, comparison.html "
               f"{html / 1e6:.2f} MB): best {min(times):.2f} s, median {statistics.median(times):.2f} s")
 
 

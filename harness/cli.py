@@ -14,31 +14,10 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from harness.config import check_seed
+from harness.config import cache_dir_option, check_seed
 from harness.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, DermaTraceError, UserError
 
 PROG = "harness"
-
-
-def _default_cache_dir() -> Path:
-    """A per-user cache folder, with a writable fallback (as Keras' cache does)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    for candidate in (Path(base) / "dermatrace", Path(tempfile.gettempdir()) / "dermatrace-cache"):
-        try:
-            candidate.mkdir(parents=True, exist_ok=True)
-            if os.access(candidate, os.W_OK):
-                return candidate
-        except OSError:
-            continue
-    return Path(tempfile.mkdtemp(prefix="dermatrace-cache-"))
-
-
-def _cache_arg(value: str | None) -> Path | None:
-    if value is None:
-        return _default_cache_dir()
-    if value.lower() == "none":
-        return None
-    return Path(value)
 
 
 def _progress(quiet: bool) -> bool:
@@ -157,16 +136,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.commands.run import run
 
         return run(
-            model=args.model, data=args.data, out=args.out, config=args.config, gates=args.gates,
-            strict=args.strict, cache_dir=_cache_arg(args.cache), progress=progress, quiet=quiet,
-            overrides={
-                "perturbations": args.perturbations, "severities": args.severities,
-                "gradcam": args.gradcam, "gradcam_layer": args.gradcam_layer,
-                "skin_tone_scheme": args.skin_tone_scheme, "batch_size": args.batch_size,
-                "n_boot": args.n_boot, "seed": args.seed, "positive_class": args.positive_class,
-                "model_spec": args.model_spec, "trust_model": args.trust_model or None,
-                "data_root": args.data_root,
-            },
+            model=args.model, data=args.data, out=args.out, cache_dir=cache_dir_option(args.cache),
+            progress=progress, quiet=quiet, config=args.config, gates=args.gates,
+            strict=args.strict, perturbations=args.perturbations, severities=args.severities,
+            gradcam=args.gradcam, gradcam_layer=args.gradcam_layer,
+            skin_tone_scheme=args.skin_tone_scheme, batch_size=args.batch_size,
+            n_boot=args.n_boot, seed=args.seed, positive_class=args.positive_class,
+            model_spec=args.model_spec, trust_model=args.trust_model, data_root=args.data_root,
         )
     if cmd == "compare":
         from harness.commands.compare import compare
@@ -199,11 +175,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                      epochs=args.epochs, seed=seed, input_size=args.input_size,
                      folds=args.folds, positive_class=args.positive_class,
                      imagenet_fallbacks=_imagenet_fallbacks(args.imagenet_fallback),
-                     cache_dir=_cache_arg(args.cache), progress=progress, quiet=quiet)
+                     cache_dir=cache_dir_option(args.cache), progress=progress, quiet=quiet)
     if cmd == "demo":
         from harness.commands.demo import demo
 
-        return demo(out=args.out, seed=seed, cache_dir=_cache_arg(args.cache), progress=progress,
+        return demo(out=args.out, seed=seed, cache_dir=cache_dir_option(args.cache), progress=progress,
                     quiet=quiet)
     raise UserError(f"{PROG}: choose a command (see {PROG} --help)")
 

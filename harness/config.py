@@ -9,6 +9,8 @@ options, files or environment variables on its own.
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,6 +209,31 @@ BUILTIN_SHARES: tuple[str, ...] = ("lesion", "skin", "background")
 
 def clashes_with_builtin_share(name) -> bool:
     return str(name) in BUILTIN_SHARES or str(name).endswith("_area")
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache folder, with a writable fallback (as Keras' cache does):
+    ``$XDG_CACHE_HOME/dermatrace`` (default ``~/.cache/dermatrace``), else a folder in the
+    temporary directory. The one place the default cache folder is decided."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    for candidate in (Path(base) / "dermatrace", Path(tempfile.gettempdir()) / "dermatrace-cache"):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            if os.access(candidate, os.W_OK):
+                return candidate
+        except OSError:
+            continue
+    return Path(tempfile.mkdtemp(prefix="dermatrace-cache-"))
+
+
+def cache_dir_option(value: str | Path | None) -> Path | None:
+    """``--cache``: None (not given) -> :func:`default_cache_dir`; ``"none"`` -> None (no
+    cache); anything else -> that folder."""
+    if value is None:
+        return default_cache_dir()
+    if str(value).strip().lower() == "none":
+        return None
+    return Path(value)
 
 
 def check_seed(seed) -> None:

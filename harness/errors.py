@@ -1,8 +1,9 @@
 """The expected-failure exceptions and the exit codes they map to.
 
 A user's mistake (a missing file, a malformed gate, an unknown option value) raises ``UserError``
-with one line that names the file or option, what was wrong and what to do. The CLI prints that
-line and exits 2; nothing else in the library prints or exits.
+with one line that names the file or option, what was wrong and what to do. ``UserError`` is a
+``ValueError``; an argument of the wrong type raises ``UserTypeError``, which is also a
+``TypeError``. The CLI prints that line and exits 2; nothing else in the library prints or exits.
 """
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ class UserError(DermaTraceError, ValueError):
     """Bad input or configuration: one clear line, exit code 2, no traceback."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class UserTypeError(UserError, TypeError):
+    """An argument of the wrong type (e.g. a string where the Python API takes a list): a
+    ``TypeError`` for Python callers, bad input (exit code 2) like every ``UserError``."""
 
 
 class NotAvailable(DermaTraceError):

@@ -186,3 +186,70 @@ def test_an_output_that_is_a_file_stops_before_the_work(tmp_path, capsys):
                      str(tmp_path / "d"), "--out", str(taken)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: --out")
+
+
+def test_run_is_a_thin_call_of_the_python_api(monkeypatch, tmp_path, capsys):
+    import harness.api
+
+    seen = {}
+
+    class Finished:
+        results = {"metrics": {}, "gates": {"passed": False, "counts": {"PASS": 0, "FAIL": 1}}}
+        passed = False
+
+    def fake_audit(**kwargs):
+        seen.update(kwargs)
+        Path(kwargs["out"]).mkdir(parents=True)
+        (Path(kwargs["out"]) / "report.html").write_text("<html></html>")
+        return Finished()
+
+    monkeypatch.setattr(harness.api, "audit", fake_audit)
+    (tmp_path / "d").mkdir()
+    code = cli.main(["run", "--model", "tests/callable_models.py:redness", "--data",
+                     str(tmp_path / "d"), "--out", str(tmp_path / "o"), "--severities", "1,3",
+                     "--gradcam", "none", "--cache", "none", "--n-boot", "7"])
+    captured = capsys.readouterr()
+    assert code == 1  # a failed gate
+    assert captured.out.strip() == str(tmp_path / "o" / "report.html")
+    assert captured.err.splitlines() == ["gates: PASS 0, FAIL 1",
+                                         f"report: {tmp_path / 'o' / 'report.html'} (0.0 MB)"]
+    # the options arrive as the command line gave them, under the API's names
+    assert seen["severities"] == "1,3" and seen["gradcam"] == "none" and seen["n_boot"] == 7
+    assert seen["cache"] is None and seen["out"] == tmp_path / "o" and seen["quiet"] is False
+    assert seen["perturbations"] is None and seen["seed"] is None and seen["trust_model"] is False
+
+
+def test_compare_is_a_thin_call_of_the_python_api(monkeypatch, tmp_path, capsys):
+    import harness.api
+
+    seen = {}
+
+    class Compared:
+        lines = ["compare: one line", "gates PASSED"]
+        passed = True
+
+        def save(self, out):
+            seen["saved_to"] = out
+            return out
+
+    def fake_compare(a, b, **kwargs):
+        seen.update(a=a, b=b, **kwargs)
+        return Compared()
+
+    monkeypatch.setattr(harness.api, "compare", fake_compare)
+    code = cli.main(["compare", "--baseline", "A", "--candidate", "B", "--seed", "4"])
+    captured = capsys.readouterr()
+    assert code == 0 and captured.err.splitlines() == Compared.lines
+    assert captured.out.strip() == str(Path("B") / "compare" / "comparison.html")
+    assert seen == {"a": Path("A"), "b": Path("B"), "gates": None, "strict": False, "seed": 4,
+                    "saved_to": Path("B") / "compare"}
+
+
+def test_the_cache_option_and_its_default(monkeypatch, tmp_path):
+    from harness.config import cache_dir_option, default_cache_dir
+
+    assert cache_dir_option("none") is None and cache_dir_option("None") is None
+    assert cache_dir_option(str(tmp_path / "c")) == tmp_path / "c"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == cache_dir_option(None) == tmp_path / "xdg" / "dermatrace"
+    assert (tmp_path / "xdg" / "dermatrace").is_dir()

@@ -166,16 +166,16 @@ def test_regression_gate_fails_with_exit_1_and_the_number_in_junit(runs, compari
 
 
 def test_comparison_files_are_deterministic_and_the_page_is_self_contained(runs, tmp_path):
-    from harness.compare.runs import run_compare
+    import harness
 
     _, base, cand = runs
-    a = run_compare(baseline=base, candidate=cand, out=tmp_path / "a", seed=0)
-    b = run_compare(baseline=base, candidate=cand, out=tmp_path / "b", seed=0)
-    assert a["passed"] is True and a["lines"][0].startswith("compare: baseline baseline")
+    a = harness.compare(base, cand, seed=0)
+    a.save(tmp_path / "a")
+    harness.compare(base, cand, seed=0).save(tmp_path / "b")
+    assert a.passed is True and a.lines[0].startswith("compare: baseline baseline")
     assert (tmp_path / "a" / "comparison.json").read_bytes() == \
         (tmp_path / "b" / "comparison.json").read_bytes()
-    page = a["report"].read_text(encoding="utf-8")
-    assert a["report"].name == "comparison.html"
+    page = (tmp_path / "a" / "comparison.html").read_text(encoding="utf-8")
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "Content-Security-Policy" in page
     saved = json.loads((tmp_path / "a" / "comparison.json").read_text())

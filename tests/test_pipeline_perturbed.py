@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.pipeline.audit import PerturbedImages, RegionMasks, Timer
+from harness.pipeline.ladder import PerturbedImages, RegionMasks
+from harness.pipeline.timer import Timer
 from model_factories import dermnet_batch
 from perturbations import FAMILIES, ladder
 from subgroups import load_config

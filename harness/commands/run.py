@@ -1,18 +1,10 @@
-"""``harness run``: audit a model on labelled images."""
+"""``harness run``: audit a model on labelled images (a thin call of ``harness.api.audit``)."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from harness.config import build_config
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK, UserError
-
-
-def _log(quiet: bool):
-    def log(msg: str) -> None:
-        if not quiet:
-            print(msg, file=sys.stderr)
-    return log
 
 
 def default_run_dir(model: str) -> Path:
@@ -20,33 +12,37 @@ def default_run_dir(model: str) -> Path:
     return Path("runs") / name
 
 
-def run(*, model: str, data: str, out: str | None, config: str | None, gates: str | None,
-        strict: bool, cache_dir: Path | None, progress: bool, quiet: bool,
-        overrides: dict) -> int:
-    """Audit ``model`` on ``data``; write results.json, samples.csv, report.html (+ junit.xml)."""
+def run(*, model: str, data: str, out: str | None, cache_dir: Path | None, progress: bool,
+        quiet: bool, **options) -> int:
+    """Audit ``model`` on ``data``; write results.json, samples.csv, report.html (+ junit.xml).
+
+    ``options`` are the remaining ``harness run`` options by their ``harness.audit`` names (None:
+    not given).
+    """
     if not data or not Path(data).exists():
         raise UserError(f"--data {data}: not found; give a folder of class subfolders or a CSV manifest")
     if ":" not in model or Path(model).exists():
         if not Path(model).exists():
             raise UserError(f"--model {model}: not found; give a .keras/.h5/.tflite file, a SavedModel "
                             "folder, or module:function")
-    run_dir = Path(out) if out else default_run_dir(model)
-    ov = dict(overrides)
-    ov["gates"] = gates
-    ov["strict"] = strict or None
-    cfg = build_config(model=model, data=data, out=run_dir, config=config, overrides=ov)
-    from harness.pipeline.audit import run_audit
-    from reports import render_report
+    from harness.api import audit  # the pipeline, loaded once the arguments are known to be there
 
+    run_dir = Path(out) if out else default_run_dir(model)
+    result = audit(model=model, data=data, out=run_dir, cache=cache_dir, progress=progress,
+                   quiet=quiet, **options)
+    report = run_dir / "report.html"
     log = _log(quiet)
-    results = run_audit(cfg, cache_dir=cache_dir, progress=progress, log=log)
-    report = render_report(run_dir, results=results)
-    size_mb = report.stat().st_size / 1e6
-    _print_headline(results, log)
-    log(f"report: {report} ({size_mb:.1f} MB)")
+    _print_headline(result.results, log)
+    log(f"report: {report} ({report.stat().st_size / 1e6:.1f} MB)")
     print(str(report))
-    verdict = (results.get("gates") or {}).get("passed", True)
-    return EXIT_OK if verdict else EXIT_GATE_FAILED
+    return EXIT_OK if result.passed else EXIT_GATE_FAILED
+
+
+def _log(quiet: bool):
+    def log(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr)
+    return log
 
 
 def _print_headline(results: dict, log) -> None:

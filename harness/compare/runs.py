@@ -14,8 +14,9 @@ flip statistics, balanced accuracy and AUC; per family the corruption error of t
 relative to the baseline (mCE-style) with paired intervals. Where both runs have Grad-CAM drift,
 the change of its medians.
 
-``run_compare`` adds gates (absolute gates on the candidate, regression gates on the
-comparison), writes ``comparison.json``, ``comparison.html`` and (with gates) ``junit.xml``.
+Gates (absolute gates on the candidate, regression gates on the comparison) and the files
+(``comparison.json``, ``comparison.html``, ``junit.xml``) are added by
+:class:`harness.compare.comparison.Comparison`, which ``harness.compare(a, b)`` returns.
 """
 from __future__ import annotations
 
@@ -78,14 +79,20 @@ class Run:
 
 def read_run(run_dir: str | Path) -> Run:
     """Read a run directory's ``results.json`` and ``samples.csv`` (UserError when unusable)."""
-    from harness.results.io import read_results, read_samples, variant_column
+    from harness.results.io import read_results, read_samples
 
     path = Path(run_dir)
-    results = read_results(path)
+    return run_from_tables(path, read_results(path), read_samples(path))
+
+
+def run_from_tables(path: Path, results: dict, samples) -> Run:
+    """A :class:`Run` of results and samples already in memory (``samples``: the samples.csv
+    DataFrame); ``path`` names the run in messages and in the comparison."""
+    from harness.results.io import variant_column
+
     for key in ("model", "dataset", "metrics"):
         if not isinstance(results.get(key), dict):
             raise UserError(f"{path}: results.json has no {key!r} section; re-run the audit")
-    samples = read_samples(path)
     for col in ("file", "label", "p"):
         if col not in samples.columns:
             raise UserError(f"{path}/samples.csv: no {col!r} column; re-run the audit")
@@ -553,57 +560,6 @@ def summary_lines(comparison: Mapping) -> list[str]:
             lines.append(f"mCE of the candidate relative to the baseline: {mce['value']:.3f}{ci} "
                          f"(< 1: fewer errors under the perturbations)")
     return lines
-
-
-# ------------------------------------------------------------------------------ the command
-def run_compare(*, baseline: str | Path, candidate: str | Path, out: str | Path,
-                gates: str | Path | None = None, strict: bool = False, seed: int = 0,
-                n_boot: int | None = None) -> dict:
-    """Compare two runs, judge gates, write ``comparison.json``, ``comparison.html`` (and
-    ``junit.xml`` with gates) into ``out``.
-
-    Parameters
-    ----------
-    baseline, candidate : run directories of the same images.
-    out : output folder (created).
-    gates : a gate file: its absolute gates are judged on the candidate run, its regression gates
-        (``max_regression``) on the comparison.
-    strict : WARN fails too.
-    seed : seed of the paired resamples.
-    n_boot : resamples; default the baseline run's own ``n_boot``.
-
-    Returns
-    -------
-    ``{"report": Path of comparison.html, "passed": bool, "lines": [one-line summaries],
-    "comparison": Path of comparison.json}``.
-    """
-    from harness.gates.evaluate import (evaluate_gates, evaluate_regression_gates, format_verdicts,
-                               gates_section, load_gates, write_junit)
-    from harness.results.io import write_results
-
-    gate_list = load_gates(gates) if gates else None     # a malformed file stops here
-    base, cand = read_run(baseline), read_run(candidate)
-    if n_boot is None:
-        n_boot = int((base.metrics.get("settings") or {}).get("n_boot") or 1000)
-    comparison = compare(base, cand, n_boot=n_boot, seed=seed)
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lines = list(comparison["summary"])
-    passed = True
-    if gate_list is not None:
-        absolute = evaluate_gates(cand.results, gate_list, strict=strict)["verdicts"]
-        section = gates_section(absolute + evaluate_regression_gates(comparison, gate_list),
-                                strict=strict)
-        comparison["gates"] = section
-        write_junit(section, out_dir / "junit.xml")
-        lines.extend(format_verdicts(section).splitlines())
-        passed = bool(section["passed"])
-    json_path = out_dir / COMPARISON_FILE
-    write_results(json_path, comparison)
-    from reports.comparison import render_comparison
-
-    report = render_comparison(out_dir, comparison)
-    return {"report": report, "passed": passed, "lines": lines, "comparison": json_path}
 
 
 def read_comparison(path: str | Path) -> dict:

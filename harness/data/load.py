@@ -28,6 +28,8 @@ Every unusable file is listed in ``Dataset.skipped`` with one of the stable reas
 those of ``harness.data.decode``); a dataset with no usable image raises ``UserError``. Decoding runs
 in a thread pool (Pillow, OpenCV and hashlib release the GIL); results are in sorted file order
 whatever the number of threads.
+
+Images given as arrays (the Python API) become a ``Dataset`` too: ``harness.data.arrays``.
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@
    and a tuned model (balanced class weights and a threshold chosen on out-of-fold validation
    predictions).
 3. Both audited (skin-tone groups, the clinical perturbation ladder, Grad-CAM drift), gated with
-   ``configs/gates/ci-default.yaml``, and compared on paired resamples.
+   ``configs/gates/ci-default.yaml``, and compared on paired resamples, through the Python API
+   (``harness.api.audit`` and ``harness.api.compare``).
 
 It prints where the two reports and the comparison are. The gates are expected to catch the
 planted skin-tone gap; the demo itself exits 0 when everything ran.
@@ -52,7 +53,6 @@ def _keep_default_threshold(model: Path, info: dict) -> None:
 def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progress: bool = False,
              quiet: bool = False, n_train: int = N_TRAIN, n_test: int = N_TEST,
              epochs: int = EPOCHS) -> int:
-    from harness.config import build_config
     from harness.demo.synthetic import make_synthetic_dataset
     from harness.train.run import train_model
 
@@ -86,31 +86,25 @@ def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progres
         train_model(out=tuned, recipe="small-cnn-weighted", **common)
 
     say("3/4 auditing both models (groups, perturbations, Grad-CAM, gates)")
-    from harness.pipeline.audit import run_audit
-    from reports import render_report
+    from harness.api import audit, compare
 
     gates = str(resources.files("configs").joinpath("gates/ci-default.yaml"))
-    runs = {}
+    audits = {}
     for name, model in (("baseline", baseline), ("tuned", tuned)):
-        cfg = build_config(model=str(model), data=str(test_dir), out=out / "runs" / name, overrides={
-            "gates": gates, "seed": seed, "gradcam": "120", "n_boot": 500,
-            "label_groupings": ["chardon6_true"],
-        })
-        results = run_audit(cfg, cache_dir=cache_dir, progress=progress)
-        report = render_report(cfg.out, results=results)
-        runs[name] = (cfg.out, report, results)
-        verdicts = results.get("gates", {}).get("counts", {})
+        audits[name] = audit(model=str(model), data=str(test_dir), out=out / "runs" / name,
+                             gates=gates, seed=seed, gradcam=120, n_boot=500,
+                             label_groupings=["chardon6_true"], cache=cache_dir,
+                             progress=progress, quiet=True)
+        verdicts = audits[name].results.get("gates", {}).get("counts", {})
         say(f"   {name}: " + ", ".join(f"{k} {v}" for k, v in verdicts.items() if v))
 
     say("4/4 comparing the tuned model with the baseline")
-    from harness.compare.runs import run_compare
-
-    comparison = run_compare(baseline=runs["baseline"][0], candidate=runs["tuned"][0],
-                             out=out / "compare", gates=None, strict=False, seed=seed)
-    for line in comparison.get("lines", [])[:12]:
+    comparison = compare(audits["baseline"], audits["tuned"], seed=seed)
+    comparison_dir = comparison.save(out / "compare")
+    for line in comparison.lines[:12]:
         say("   " + line)
     say(f"demo finished in {time.perf_counter() - t0:.0f} s")
-    print(f"baseline report:   {runs['baseline'][1]}")
-    print(f"tuned report:      {runs['tuned'][1]}")
-    print(f"comparison report: {comparison['report']}")
+    print(f"baseline report:   {audits['baseline'].run_dir / 'report.html'}")
+    print(f"tuned report:      {audits['tuned'].run_dir / 'report.html'}")
+    print(f"comparison report: {comparison_dir / 'comparison.html'}")
     return EXIT_OK

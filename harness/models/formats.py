@@ -2,9 +2,10 @@
 
 One small class per format (``.keras``/``.h5``, SavedModel, ``.tflite``, Python callable; ONNX in
 :mod:`harness.models.onnx_backend`), each holding the loaded model and its compiled forward
-function. Constructing one imports TensorFlow (onnxruntime for ONNX, or the user's module);
-:mod:`harness.models.open` constructs them only when a prediction or a fact about the model (input
-size, output width) is needed.
+function; a ``keras.Model`` or a function given to the Python API is held as it is. Constructing
+one imports TensorFlow (onnxruntime for ONNX, or the user's module); :mod:`harness.models.open`
+constructs them only when a prediction or a fact about the model (input size, output width) is
+needed.
 
 A backend exposes ``input_size`` ((width, height) or None), ``n_outputs`` (or None),
 ``activation`` (the final layer's activation name for Keras graphs, else None), ``pads`` (whether
@@ -131,28 +132,9 @@ class _KerasBackend:
     pads = True
     wants_uint8 = False
 
-    def __init__(self, path: Path, *, trust: bool):
-        import keras
-
-        if path.suffix.lower() == ".keras":
-            check_keras_archive(path)
-        try:
-            model = keras.saving.load_model(
-                str(path), compile=False, safe_mode=not trust,
-                custom_objects=_legacy_custom_objects(),
-            )
-        except Exception as exc:  # a user's file: any failure to load is bad input
-            message = str(exc)
-            if "safe_mode" in message or "unsafe_deserialization" in message:
-                what = "Lambda layer" if "Lambda" in message else "Python code"
-                raise UserError(
-                    f"{path}: the model contains code ({what}) that safe loading refuses; "
-                    "pass --trust-model if you trust this file"
-                ) from None
-            raise UserError(
-                f"{path}: cannot load the Keras model ({_first_line(exc)}); check that the file "
-                "is a Keras model"
-            ) from exc
+    def __init__(self, path: Path | str, *, trust: bool, model: Any = None):
+        if model is None:
+            model = self._load(path, trust=trust)
         inputs = getattr(model, "inputs", None) or []
         outputs = getattr(model, "outputs", None) or []
         if len(inputs) > 1 or len(outputs) > 1:
@@ -168,6 +150,30 @@ class _KerasBackend:
         )
         self.activation = _final_activation(model)
         self._fn = None
+
+    @staticmethod
+    def _load(path: Path | str, *, trust: bool) -> Any:
+        import keras
+
+        if Path(path).suffix.lower() == ".keras":
+            check_keras_archive(Path(path))
+        try:
+            return keras.saving.load_model(
+                str(path), compile=False, safe_mode=not trust,
+                custom_objects=_legacy_custom_objects(),
+            )
+        except Exception as exc:  # a user's file: any failure to load is bad input
+            message = str(exc)
+            if "safe_mode" in message or "unsafe_deserialization" in message:
+                what = "Lambda layer" if "Lambda" in message else "Python code"
+                raise UserError(
+                    f"{path}: the model contains code ({what}) that safe loading refuses; "
+                    "pass --trust-model if you trust this file"
+                ) from None
+            raise UserError(
+                f"{path}: cannot load the Keras model ({_first_line(exc)}); check that the file "
+                "is a Keras model"
+            ) from exc
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         import tensorflow as tf
@@ -339,6 +345,9 @@ class _CallableBackend:
     n_outputs = None
 
     def __init__(self, src: Any):
+        if getattr(src, "obj", None) is not None:  # a function given to the Python API
+            self._fn, self._name = src.obj, src.name
+            return
         try:
             if src.module is not None:
                 module = importlib.import_module(src.module)
@@ -374,9 +383,12 @@ class _CallableBackend:
 
 def load_backend(src: Any, *, trust: bool, extra: dict) -> Any:
     """The backend for ``src`` (a located model: ``format``, ``path``, ``name``, ``module``,
-    ``function``); raises UserError when the model cannot be loaded."""
+    ``function``, and ``obj`` for an object given in memory); raises UserError when the model
+    cannot be loaded."""
     if src.format in ("keras", "h5"):
         return _KerasBackend(src.path, trust=trust)
+    if src.format == "keras-object":
+        return _KerasBackend(src.name, trust=trust, model=src.obj)
     if src.format == "savedmodel":
         return _SavedModelBackend(src.path, output_key=extra.get("output_key"))
     if src.format == "tflite":

@@ -15,7 +15,13 @@ Formats (``LoadedModel.format``):
   (:mod:`harness.models.onnx_backend`);
 - ``"callable"``: ``package.module:function`` or ``path/to/file.py:function``, a Python function
   mapping a uint8 batch (N, H, W, 3) to probabilities, (N,) or (N, K) (float32 preprocessed
-  pixels instead when the sidecar names a preprocessing other than ``"none"``).
+  pixels instead when the sidecar names a preprocessing other than ``"none"``); also any Python
+  callable given to the Python API (named ``module:qualname``);
+- ``"keras-object"``: a loaded ``keras.Model`` given to the Python API (named by its
+  ``model.name``).
+
+A model given as an object has no sidecar beside it: its spec comes from ``spec_path`` or from
+spec fields given with it (:class:`ModelWithSpec`).
 
 :func:`open_model` reads the sidecar (:mod:`harness.models.sidecar`) and hashes the model's bytes without
 importing TensorFlow; the model itself is loaded on first use (``import tensorflow`` takes seconds),
@@ -29,13 +35,16 @@ import hashlib
 import importlib.util
 import json
 import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from harness.cache import ArrayCache
-from harness.errors import NotAvailable, UserError
+from harness.errors import NotAvailable, UserError, UserTypeError
 from harness.models.outputs import (
     OUTPUT_KINDS,
     cache_tag,
@@ -54,9 +63,12 @@ from harness.models.sidecar import (
     read_sidecar,
     resolve_spec,
     sidecar_candidates,
+    validate_fields,
 )
 
-FORMATS = ("keras", "h5", "savedmodel", "tflite", "onnx", "callable")
+FORMATS = ("keras", "h5", "savedmodel", "tflite", "onnx", "callable", "keras-object")
+#: Formats whose Keras graph Grad-CAM can differentiate.
+GRADIENT_FORMATS = ("keras", "h5", "keras-object")
 _SUFFIX_FORMATS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite",
                    ".onnx": "onnx"}
 _GIVE = "give a .keras, .h5, .tflite or .onnx file, a SavedModel folder, or module:function"
@@ -76,12 +88,43 @@ class _Source:
     """Where a model is: its format, its file or folder, and for callables the function."""
 
     def __init__(self, name: str, fmt: str, path: Path | None, function: str | None = None,
-                 module: str | None = None):
-        self.name = name          # as the user gave it
+                 module: str | None = None, obj: Any = None):
+        self.name = name          # as the user gave it (an object: its name)
         self.format = fmt
         self.path = path          # model file/folder; for callables the module's source file
         self.function = function
         self.module = module      # importable module name (callable given as pkg.mod:fn)
+        self.obj = obj            # a keras.Model or a function given in memory
+
+
+@dataclass(frozen=True, eq=False)
+class ModelWithSpec:
+    """A model plus sidecar fields given with it (``class_names``, ``positive_class``,
+    ``threshold``, ``preprocessing``, ``input_size``): they complete a missing sidecar and
+    override a present one. ``model`` is anything :func:`open_model` takes."""
+
+    model: Any
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _is_keras_model(obj: Any) -> bool:
+    keras = sys.modules.get("keras")  # an object can only be a keras.Model once keras is imported
+    return keras is not None and isinstance(obj, keras.Model)
+
+
+def _locate_object(obj: Any) -> _Source:
+    """A ``keras.Model`` or a Python callable given in memory."""
+    if _is_keras_model(obj):
+        return _Source(str(getattr(obj, "name", "") or "keras_model"), "keras-object", None,
+                       obj=obj)
+    if callable(obj):
+        target = getattr(obj, "__func__", obj)
+        module = getattr(target, "__module__", None) or type(obj).__module__
+        qualname = getattr(target, "__qualname__", None) or type(obj).__qualname__
+        return _Source(f"{module}:{qualname}", "callable", None, function=qualname,
+                       module=module, obj=obj)
+    raise UserTypeError(f"model: expected a path, module:function, a keras.Model or a callable, got "
+                    f"{type(obj).__name__}")
 
 
 def _sniff_format(path: Path) -> str | None:
@@ -161,7 +204,42 @@ def model_hash(model: str) -> str:
     return _hash_source(_locate(model))
 
 
+def _code_digest(code: Any, h: Any) -> None:
+    """Feed a code object's bytecode, names and constants (nested code included) into ``h``."""
+    h.update(code.co_code + b"\0" + "\0".join(code.co_names).encode())
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            _code_digest(const, h)
+        else:
+            h.update(b"\0" + repr(const).encode())
+
+
+def _object_hash(src: _Source) -> str:
+    """A keras.Model: sha256 of its architecture JSON and every weight (shape, dtype, bytes).
+    A callable: sha256 of its module, qualified name and code (bytecode, names, constants)."""
+    obj = src.obj
+    if src.format == "keras-object":
+        h = hashlib.sha256(b"keras-object\0")
+        try:
+            h.update(obj.to_json().encode("utf-8"))
+        except Exception:  # a subclassed model without get_config: its class stands for it
+            h.update(f"{type(obj).__module__}.{type(obj).__qualname__}".encode())
+        for w in obj.get_weights():
+            w = np.ascontiguousarray(w)
+            h.update(f"\0{w.dtype.str}{w.shape}".encode() + w.tobytes())
+        return h.hexdigest()
+    h = hashlib.sha256(b"callable-object\0" + src.name.encode("utf-8"))
+    target = getattr(obj, "__func__", obj)
+    code = getattr(target, "__code__", None) or getattr(getattr(type(obj), "__call__", None),
+                                                         "__code__", None)
+    if code is not None:
+        _code_digest(code, h)
+    return h.hexdigest()
+
+
 def _hash_source(src: _Source) -> str:
+    if src.obj is not None:
+        return _object_hash(src)
     if src.format == "callable":
         h = hashlib.sha256(b"callable\0")
         if src.path is not None:
@@ -203,7 +281,8 @@ class LoadedModel:
         True when a K-class model (K > 2) is audited as positive-vs-rest: dataset labels other
         than ``spec.positive_class`` count as negatives.
     supports_gradients : bool
-        True for Keras formats (``.keras``, ``.h5``), whose graph Grad-CAM can differentiate.
+        True for Keras formats (``.keras``, ``.h5``, a ``keras.Model``), whose graph Grad-CAM
+        can differentiate.
     """
 
     def __init__(self, *, spec: ModelSpec, source: _Source, hash: str, trust: bool,
@@ -213,7 +292,7 @@ class LoadedModel:
         self.format = source.format
         self.hash = hash
         self.binary_view = len(spec.class_names) > 2  # provisional spec ([] names): False
-        self.supports_gradients = source.format in ("keras", "h5")
+        self.supports_gradients = source.format in GRADIENT_FORMATS
         self._source = source
         self._trust = trust
         self._backend = backend
@@ -439,7 +518,7 @@ class LoadedModel:
 
 
 def open_model(
-    model: str,
+    model: Any,
     *,
     spec_path: str | None = None,
     positive_class: str | None = None,
@@ -451,9 +530,14 @@ def open_model(
 
     Parameters
     ----------
-    model : str
+    model : str, Path, keras.Model, callable or ModelWithSpec
         A ``.keras``, ``.h5`` or ``.tflite`` file, a SavedModel folder, or ``module:function`` /
-        ``path/to/file.py:function``.
+        ``path/to/file.py:function``; or, from the Python API, a loaded ``keras.Model`` (hashed
+        from its architecture JSON and weights, so the cache works; format ``"keras-object"``)
+        or a Python callable mapping a uint8 batch (N, H, W, 3) to probabilities (hashed from its
+        module, qualified name and code). A callable's hash does not cover what it closes over
+        or the globals and objects it calls: after changing those, audit with ``cache=None``.
+        ``ModelWithSpec`` adds sidecar fields that override the sidecar's.
     spec_path : str, optional
         The sidecar (``--model-spec``); by default ``M.json`` beside the model.
     positive_class : str, optional
@@ -481,7 +565,10 @@ def open_model(
         A missing model or sidecar, an unknown format, a malformed sidecar field, or a field that
         is missing and cannot be inferred (the message names the field to write).
     """
-    src = _locate(model)
+    given: Mapping[str, Any] = {}
+    if isinstance(model, ModelWithSpec):
+        model, given = model.model, model.fields
+    src = _locate(str(model)) if isinstance(model, (str, Path)) else _locate_object(model)
     digest = _hash_source(src)
     if spec_path is not None:
         sidecar: Path | None = Path(spec_path)
@@ -493,12 +580,18 @@ def open_model(
             looked = []
         sidecar = next((p for p in looked if p.is_file()), None)
     fields = read_sidecar(sidecar) if sidecar is not None else {"extra": {}}
+    if given:
+        checked = validate_fields(dict(given), source="the model's spec arguments")
+        fields = {**fields, **{k: v for k, v in checked.items() if k != "extra"}}
 
     backend = None
     facts = None
     need_size = "input_size" not in fields
     need_outputs = "class_names" not in fields and dataset_labels is not None
-    if src.format != "callable" and (need_size or need_outputs):
+    if src.obj is not None:  # held in memory: its facts cost nothing to read
+        backend = load_backend(src, trust=trust, extra=fields["extra"])
+        facts = _facts_of(backend)
+    elif src.format != "callable" and (need_size or need_outputs):
         facts = _read_facts(cache, digest)
         if facts is None:
             backend = load_backend(src, trust=trust, extra=fields["extra"])
@@ -551,4 +644,4 @@ def _store_facts(cache: ArrayCache | None, digest: str, facts: dict) -> None:
         cache.put_many(f"{digest}/#model_facts", {_FACTS_KEY: np.array(json.dumps(facts))})
 
 
-__all__ = ["FORMATS", "LoadedModel", "ModelSpec", "model_hash", "open_model"]
+__all__ = ["FORMATS", "LoadedModel", "ModelSpec", "ModelWithSpec", "model_hash", "open_model"]

@@ -1,0 +1,210 @@
+"""The Grad-CAM drift stage: heatmaps on a selection of images, where the model looks, the noise
+floor of the method, and how much each perturbation moves the heatmaps.
+
+Every heatmap and per-image drift value is cached by model, layer, class and image; a run whose
+heatmaps are all cached never loads the model (nor imports TensorFlow).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.cache import ArrayCache
+from harness.config import AuditConfig
+from harness.errors import NotAvailable
+from harness.explain.attention import (DRIFT_METRICS, DRIFT_VERSION, attention_shares, drift,
+                                       noise_floor, summarise_drift)
+from harness.explain.gradcam import GradCam
+from harness.models.open import LoadedModel
+from harness.pipeline.cached import cached_fields
+from harness.pipeline.ladder import PerturbedImages, RegionMasks
+from harness.pipeline.timer import Timer, progress_bar
+from harness.results.io import value_summary
+
+# Grad-CAM "auto": every image when the heatmaps of all variants stay within this many images.
+GRADCAM_AUTO_BUDGET = 4000
+# Grad-CAM overlays saved per variant for the report's gallery.
+GALLERY_OVERLAYS = 24
+
+
+@dataclass(frozen=True)
+class GradCamResult:
+    """What the Grad-CAM stage found.
+
+    Attributes
+    ----------
+    section : dict
+        The ``gradcam`` section of results.json (``available`` False with a ``reason`` when it
+        did not run).
+    clean : ndarray or None
+        Heatmaps of the selected clean images, (n, h, w) float32.
+    selected : ndarray or None
+        Indices of the selected images.
+    kept : dict
+        Variant name -> heatmaps of its first :data:`GALLERY_OVERLAYS` selected images, for the
+        highest severity of each family (the report's gallery).
+    """
+
+    section: dict[str, Any]
+    clean: np.ndarray | None = None
+    selected: np.ndarray | None = None
+    kept: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class LazyGradCam:
+    """A Grad-CAM explainer built only when a heatmap is missing from the cache.
+
+    The layer it finds and its cache key are remembered by model hash, so that a run whose
+    heatmaps are all cached never loads the model (nor imports TensorFlow).
+    """
+
+    def __init__(self, model: LoadedModel, *, layer: str | None, cache: ArrayCache):
+        self._model = model
+        self._layer = layer
+        self._cache = cache
+        self._cam = None
+        namespace, tag = f"{model.hash}/#gradcam", f"layer={layer or ''}|{model.cache_tag}"
+        found = cache.get_many(namespace, [tag]).get(tag)
+        if found is not None and found.size == 2:
+            self.key, self.layer_name = (str(x) for x in found.tolist())
+        else:
+            cam = self.get()  # NotAvailable when the model cannot be explained
+            self.key, self.layer_name = cam.key(), cam.layer_name
+            cache.put_many(namespace, {tag: np.asarray([self.key, self.layer_name])})
+
+    def get(self) -> GradCam:
+        if self._cam is None:
+            self._cam = GradCam(self._model.keras_model(), layer=self._layer,
+                                preprocess=self._model.preprocess)
+        return self._cam
+
+
+def gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int) -> np.ndarray:
+    """Indices of the images that get heatmaps: all, none, N, or auto (a stratified sample)."""
+    n = len(groups)
+    if mode == "none":
+        return np.zeros(0, dtype=int)
+    if mode == "all":
+        return np.arange(n)
+    if mode == "auto":
+        limit = max(1, GRADCAM_AUTO_BUDGET // max(1, n_variants + 1))
+    else:
+        limit = int(mode)
+    if limit >= n:
+        return np.arange(n)
+    # Stratified: the same share of every group, at least one image of each group.
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for g in sorted(set(groups.tolist())):
+        idx = np.flatnonzero(groups == g)
+        k = max(1, round(limit * len(idx) / n))
+        chosen.extend(rng.choice(idx, size=min(k, len(idx)), replace=False).tolist())
+    return np.asarray(sorted(chosen), dtype=int)
+
+
+def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
+                  image_keys: list[str], variants: list, probs: dict[str, np.ndarray],
+                  groups: np.ndarray, cache: ArrayCache, perturbed: PerturbedImages,
+                  masks: RegionMasks, timer: Timer, progress: bool,
+                  log: Callable[[str], None]) -> GradCamResult:
+    """Heatmaps on a selection of images, their drift per variant, and where the model looks.
+
+    ``cfg`` gives the selection (``gradcam``), the layer, the attention regions, the seed, the
+    bootstrap size and the batch size; ``groups`` is the estimated skin-tone group per image.
+    """
+    if cfg.gradcam == "none":
+        return GradCamResult({"available": False, "reason": "disabled (--gradcam none)"})
+    if not model.supports_gradients:
+        return GradCamResult({"available": False,
+                              "reason": f"not available for {model.format} models (no gradients)"})
+    sel = gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed)
+    if sel.size == 0:
+        return GradCamResult({"available": False, "reason": "no images selected"})
+    threshold = model.spec.threshold
+
+    with timer.stage("gradcam"):
+        try:
+            cam = LazyGradCam(model, layer=cfg.gradcam_layer, cache=cache)
+        except NotAvailable as exc:
+            return GradCamResult({"available": False, "reason": str(exc)})
+        # Explain the same class on clean and perturbed images: the positive class (for one
+        # sigmoid unit, GradCam turns index 0 into the unit's negated score).
+        class_index = list(model.spec.class_names).index(model.spec.positive_class)
+        # Heatmaps depend on the model file, the sidecar settings, the layer and the class.
+        prefix = f"{model.hash}/{model.cache_tag}/{cam.key}/class={class_index}"
+        sel_keys = [image_keys[i] for i in sel]
+
+        def heat(variant_key: str, images_at) -> np.ndarray:
+            """Heatmaps of the selected images; ``images_at(idx)`` gives just the missing ones."""
+            namespace = f"{prefix}/{variant_key}"
+            found = cache.get_many(namespace, sel_keys)
+            missing = [j for j, k in enumerate(sel_keys) if k not in found]
+            if missing:
+                imgs = images_at(sel[missing])
+                maps = cam.get().heatmaps(imgs, class_index=class_index, batch_size=cfg.batch_size)
+                cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
+                for t, j in enumerate(missing):
+                    found[sel_keys[j]] = maps[t]
+            return np.stack([found[k] for k in sel_keys]).astype(np.float32)
+
+        hw = (int(model.spec.input_size[1]), int(model.spec.input_size[0]))
+        h_clean = heat("clean", lambda idx: images[idx])
+        regions = {name: tuple(box) for name, box in (cfg.attention_regions or {}).items()}
+        shares = attention_shares(h_clean, skin=masks.skin()[sel], lesion=masks.lesion()[sel],
+                                  size=hw, region=regions or None)
+        pred_clean = probs["clean"][sel] >= threshold
+        no_flip = np.zeros(sel.size, dtype=bool)
+        # The noise floor (an identity re-run and a 1-pixel shift) needs the model itself: its
+        # per-image drift is cached like everything else.
+        flat = cached_fields(cache, f"{prefix}/noise-floor", sel_keys, lambda: {
+            f"{name}.{metric}": values
+            for name, d in noise_floor(cam.get(), images[sel], clean=h_clean,
+                                       class_index=class_index, batch_size=cfg.batch_size).items()
+            for metric, values in d.items()})
+        floor: dict[str, dict[str, np.ndarray]] = {}
+        for name, values in flat.items():
+            kind, metric = name.split(".", 1)
+            floor.setdefault(kind, {})[metric] = values
+        floor_section = {name: summarise_drift(d, flipped=no_flip, groups=groups[sel],
+                                               n_boot=cfg.n_boot, seed=cfg.seed)
+                         for name, d in floor.items()}
+        per_variant = {}
+        top = {}  # the highest severity of each family: its maps are kept for the gallery
+        for variant in variants:
+            if variant.severity >= top.get(variant.family, variant).severity:
+                top[variant.family] = variant
+        kept = {}
+        for variant in progress_bar(variants, progress=progress, desc="grad-cam"):
+            vkey = perturbed.key(variant)
+            h_var = heat(vkey, lambda idx, v=variant: perturbed.subset(v, idx))
+            if top.get(variant.family) is variant:
+                kept[variant.name] = h_var[:GALLERY_OVERLAYS]
+            # per-image drift: a function of the two cached maps, so cached beside them
+            found = cached_fields(cache, f"{prefix}/drift|{DRIFT_VERSION}/{vkey}", sel_keys,
+                                  lambda h=h_var: drift(h_clean, h, size=hw))
+            d = {metric: found[metric] for metric in DRIFT_METRICS}
+            flipped = (probs[variant.name][sel] >= threshold) != pred_clean
+            per_variant[variant.name] = summarise_drift(d, flipped=flipped, groups=groups[sel],
+                                                        n_boot=cfg.n_boot, seed=cfg.seed)
+    log(f"Grad-CAM on {sel.size} images at layer {cam.layer_name}")
+    group_values = groups[sel]
+    section = {
+        "available": True,
+        "layer": cam.layer_name,
+        "method": cam.key,
+        "class_explained": model.spec.positive_class,
+        "n_images": int(sel.size),
+        "selection": "all" if sel.size == len(groups) else "stratified sample per group",
+        "regions": {k: list(v) for k, v in regions.items()},
+        "attention": {k: value_summary(v) for k, v in shares.items()},
+        "attention_by_group": {
+            str(g): {k: value_summary(v[group_values == g]) for k, v in shares.items()}
+            for g in sorted(set(group_values.tolist()))
+        },
+        "noise_floor": floor_section,
+        "drift": per_variant,
+    }
+    return GradCamResult(section=section, clean=h_clean, selected=sel, kept=kept)

@@ -1,0 +1,51 @@
+"""The last stage's helpers: the run directory, the per-image table and the configuration as
+results.json records it."""
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.config import AuditConfig
+from harness.data.arrays import ArrayData
+from harness.data.load import Dataset
+from harness.errors import UserError
+from harness.models.open import LoadedModel
+from harness.results import io as results_io
+
+
+def check_output_folder(out: Path) -> None:
+    """Create ``out`` (the run directory) and make sure files can be written into it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        what = "is a file" if out.is_file() else (exc.strerror or type(exc).__name__).lower()
+        raise UserError(f"--out {out}: {what}; give a folder DermaTrace can create and write "
+                        "into") from None
+
+
+def samples_table(*, ds: Dataset, model: LoadedModel, p: dict[str, np.ndarray],
+                  tone: pd.DataFrame, variants: list) -> pd.DataFrame:
+    """``samples.csv``: one row per image, with the predicted class at the model's threshold."""
+    spec = model.spec
+    negatives = [c for c in spec.class_names if c != spec.positive_class]
+    negative = negatives[0] if len(negatives) == 1 else f"not {spec.positive_class}"
+    pred = np.where(p["clean"] >= spec.threshold, spec.positive_class, negative)
+    return results_io.samples_frame(files=ds.files, labels=ds.labels, p=p, pred=pred, tone=tone,
+                                    extra=ds.extra, variant_order=[v.name for v in variants])
+
+
+def results_config(cfg: AuditConfig, *, model: LoadedModel) -> AuditConfig:
+    """``cfg`` with an in-memory model or array data named as results.json records them: the
+    model by :attr:`LoadedModel.path`, arrays as ``ArrayData.ROOT``. Paths stay as given."""
+    named = {}
+    if not isinstance(cfg.model, (str, Path)):
+        named["model"] = model.path
+    if isinstance(cfg.data, ArrayData):
+        named["data"] = ArrayData.ROOT
+    return dataclasses.replace(cfg, **named) if named else cfg
