@@ -107,7 +107,7 @@ def test_the_audit_and_harness_ita_use_the_settings_they_are_given(tmp_path):
             keys["skin_tone_config"] = str(settings_file)
         cfg = build_config(model=CALLABLE, data=str(data), out=tmp_path / name,
                            config=str(audit_config(tmp_path, **keys)))
-        results = run_audit(cfg, cache_dir=None)
+        results = run_audit(cfg)  # cache_dir None: no cache
         groups[name] = results["groups"]["counts"]
         assert results["config"]["skin_tone_config"] == keys.get("skin_tone_config")
     assert groups["strict"]["unknown"] == 24
