@@ -392,6 +392,9 @@ def run_audit(cfg: AuditConfig, *, cache_dir: Path | None, progress: bool = Fals
     results = results_io.assemble(
         cfg=cfg, model=model, ds=ds, groups=groups_section, variants=variant_records,
         metrics=metrics, gradcam=gradcam_section, y_true=y_true)
+    from harness.pipeline.findings import add_findings
+
+    results, samples = add_findings(results, samples)   # the report reads these, computes none
 
     out.mkdir(parents=True, exist_ok=True)
     with timer.stage("write"):
