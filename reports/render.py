@@ -110,15 +110,15 @@ def _comparison_beside(run: Path, results: dict) -> dict | None:
     if not path.is_file():
         return None
     try:
-        comparison = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(comparison, dict):
+    if not isinstance(doc, dict):
         return None
-    cand, data = comparison.get("candidate") or {}, comparison.get("dataset") or {}
+    cand, data = doc.get("candidate") or {}, doc.get("dataset") or {}
     same_model = cand.get("hash") == (results.get("model") or {}).get("hash")
     same_data = data.get("fingerprint") == (results.get("dataset") or {}).get("fingerprint")
-    return jsonable(comparison) if same_model and same_data else None
+    return jsonable(doc) if same_model and same_data else None
 
 
 def build_view(run_dir: str | Path, *, results: dict | None = None, gallery_limit: int = 12,

@@ -31,10 +31,11 @@ def test_the_kernels_compute_exactly_the_cell_metrics():
 
 def test_flip_statistics_and_drift_measures_match_their_kernels():
     from harness.explain.attention import DRIFT_METRICS as ATTENTION
+    from harness.metrics.paired_stats import FLIP_STATS as PAIRED_FLIP_STATS
     from harness.metrics.replicates import FLIP_STATS
     from harness.metrics.robustness import DROP_METRICS
 
-    assert names(where="flip") == FLIP_STATS
+    assert names(where="flip") == FLIP_STATS == PAIRED_FLIP_STATS
     assert DROP_METRICS == ("balanced_accuracy", "roc_auc")
     drift = {CATALOGUE[m].source: CATALOGUE[m].higher_is_better for m in names(where="drift")}
     assert drift == {k: kind == "similarity" for k, kind in ATTENTION.items()}

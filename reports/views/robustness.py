@@ -10,7 +10,7 @@ import pandas as pd
 from reports import fmt, plots
 from reports.assets import Thumbnails
 from reports.views.common import (CLEAN, as_dict, as_list, ci_level, dig, group_order, grouping_title,
-                                  groupings, headline_grouping, text)
+                                  groupings, headline_grouping, metric_name, text)
 from reports.views.strips import strips
 
 ACHIEVED_ORDER = ("dL", "da", "db", "dITA", "hf_loss")
@@ -94,12 +94,13 @@ def _severity_plots(gr: dict, families: dict[str, list[int]], groups: list[str],
         return []
     out = []
     bands = f"{level + ' ' if level else ''}interval bands"
-    specs = (("balanced_accuracy", "Balanced accuracy", "metric",
+    specs = (("balanced_accuracy", "metric",
               f"Balanced accuracy by severity (0 = clean) per skin-tone group, with {bands}."),
-             ("flip_rate", "Flip rate", "robustness",
+             ("flip_rate", "robustness",
               f"Share of predictions that change, by severity, per skin-tone group, with {bands}."))
     top_sev = max(max(s) for s in families.values() if s)
-    for key, label, source, caption in specs:
+    for key, source, caption in specs:
+        label = metric_name(key)
         panels = []
         lows: list[float] = []
         for fam, sevs in families.items():
