@@ -12,24 +12,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.metrics.catalogue import CATALOGUE, display_name
 from harness.results.io import atomic_write_text
 from reports import fmt
+from reports.templating import environment
+from reports.views.gates import gates_view
 
 COMPARISON_HTML = "comparison.html"
+#: The metrics of the per-group table of paired differences (and of the changes listed).
 GROUP_METRICS = ("balanced_accuracy", "sensitivity", "specificity", "roc_auc", "macro_f1", "ece")
-METRIC_LABELS = {
-    "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "sensitivity": "Sensitivity",
-    "specificity": "Specificity", "precision": "PPV", "npv": "NPV", "f1": "F1",
-    "f1_negative": "F1 (negative class)", "macro_f1": "Macro-F1", "roc_auc": "ROC AUC",
-    "brier": "Brier", "ece": "ECE", "flip_rate": "Flip rate", "right_to_wrong": "Right→wrong",
-    "wrong_to_right": "Wrong→right", "mean_abs_delta_p": "Mean |Δp|",
-    "equalized_odds_difference": "Equalized-odds difference",
-}
 CHANGE_CSS = {"better": "pass", "worse": "fail"}
 
 
 def _label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+    return display_name(metric)
 
 
 def _d(x: Any) -> dict:
@@ -66,6 +62,7 @@ def build_comparison_view(comparison: Mapping) -> dict:
     st = _d(comparison.get("settings"))
     view: dict[str, Any] = {
         "title": f"DermaTrace comparison: {b.get('model')} → {c.get('model')}",
+        "ci_level": fmt.level(st.get("ci_level")),
         "facts": [
             {"label": "Baseline", "value": f"{b.get('model')} · threshold "
                                            f"{fmt.num(b.get('threshold'))} · {b.get('run')}"},
@@ -103,8 +100,6 @@ def build_comparison_view(comparison: Mapping) -> dict:
 def _gates(section: Any) -> dict | None:
     if not isinstance(section, dict):
         return None
-    from reports.context import gates_view
-
     return gates_view({"gates": section})
 
 
@@ -122,7 +117,7 @@ def _grouping(name: str, g: Mapping) -> dict:
          "candidate": _value_cell(_d(overall.get(m)).get("candidate"),
                                   _d(overall.get(m)).get("candidate_ci"), _d(overall.get(m)).get("n")),
          "delta": _delta_cell(overall.get(m))}
-        for m in METRIC_LABELS if m in overall]
+        for m in CATALOGUE if m in overall]
     out["metric_heads"] = [_label(m) for m in GROUP_METRICS]
     rows = []
     for cell in ["overall"] + groups:
@@ -263,8 +258,6 @@ def render_comparison(out_dir: str | Path, comparison: Mapping) -> Path:
     -------
     Path of the written HTML file.
     """
-    from reports.render import environment
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     view = build_comparison_view(comparison)

@@ -14,6 +14,7 @@ DIGITS = 3   # metrics in [0, 1] (rates, AUC, F1, Brier, ECE), their intervals a
 
 
 def is_number(x: Any) -> bool:
+    """True for a finite int or float (never a bool)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
 
 
@@ -60,7 +61,15 @@ def excludes_zero(ci: Any) -> bool:
     return float(ci[0]) > 0 or float(ci[1]) < 0
 
 
+def level(x: Any) -> str:
+    """An interval level: ``0.95`` -> ``"95%"``, ``0.999`` -> ``"99.9%"``; ``""`` when unknown."""
+    if not is_number(x) or not 0 < float(x) < 1:
+        return ""
+    return f"{round(100.0 * float(x), 6):g}%"
+
+
 def insufficient(n: Any) -> str:
+    """What a group too small to judge shows instead of a number: ``"insufficient (n=12)"``."""
     return f"insufficient (n={integer(n)})"
 
 
@@ -92,6 +101,7 @@ def estimate(m: Mapping | None, *, digits: int = DIGITS, n: Any = None, signed: 
 
 
 def short_hash(h: Any, length: int = 12) -> str:
+    """The first ``length`` hex digits of a hash, without its ``sha256:`` prefix; a dash when none."""
     s = str(h or "")
     for prefix in ("sha256:", "sha256-"):
         if s.startswith(prefix):

@@ -1,6 +1,6 @@
 """Plots for the report: matplotlib (object API and its SVG backend, no pyplot state) to data URIs.
 
-Every function takes plain lists prepared by :mod:`reports.context` and returns a
+Every function takes plain lists prepared by the views (:mod:`reports.views`) and returns a
 ``data:image/svg+xml;base64,...`` URI that the template puts into an ``<img>``: an image loaded that
 way cannot run anything, whatever text it holds, and prints sharply. Output bytes are stable: the
 SVG hash salt is fixed and no date is written.

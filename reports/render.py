@@ -7,41 +7,85 @@ every string, so a file or class name is always shown as text.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pandas as pd
 
 from harness.results.io import atomic_write_text, jsonable
-from reports import context as ctx
 from reports.assets import Thumbnails
 from reports.fmt import human_size
+from reports.templating import environment
+from reports.views import (comparison, dataset, gradcam, header, methods, misclassified, performance,
+                           robustness, summary, thresholds)
 
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.md"
 MODEL_CARD_FILE = "model_card.md"
 COMPARE_DIR = "compare"   # where ``harness compare`` writes comparison.json by default
 
+__all__ = ["build_context", "build_view", "environment", "render_html", "render_report", "report_size"]
 
-_ENVS: dict[bool, jinja2.Environment] = {}
+SECTIONS = (
+    ("summary", "Summary"), ("dataset", "Dataset"), ("performance", "Performance by group"),
+    ("thresholds", "Thresholds"), ("robustness", "Robustness"), ("gradcam", "Grad-CAM"),
+    ("misclassified", "Misclassifications"), ("comparison", "Comparison"), ("methods", "Method notes"),
+)
 
 
-def environment(*, strict: bool = False) -> jinja2.Environment:
-    """The HTML template environment (autoescape on), built once.
+def build_context(results: dict, samples: pd.DataFrame | None = None, thumbs: Thumbnails | None = None, *,
+                  gallery_limit: int = 12, strip_images: int = 2, strict: bool = False) -> dict:
+    """The report's view model, one section per view module of :mod:`reports.views`.
 
-    ``strict`` makes a name missing from the view model an error (tests); otherwise it prints
-    as nothing.
+    Parameters
+    ----------
+    results : dict
+        The parsed ``results.json`` (with its ``findings`` section).
+    samples : DataFrame or None
+        ``samples.csv`` (row i = image i); per-image pictures and facts need it.
+    thumbs : Thumbnails or None
+        The run's thumbnails.
+    gallery_limit : int
+        Most pictures per misclassification list (per group, per FP/FN).
+    strip_images : int
+        How many images are shown across the perturbation ladder.
+    strict : bool
+        Raise when a section cannot be built (tests); otherwise the section shows why it is missing.
+
+    Returns
+    -------
+    dict
+        ``{"header", "nav", "sections": {name: view or None}, "errors": {...}, "titles"}``,
+        strings only (plus data URIs).
     """
-    if strict not in _ENVS:
-        _ENVS[strict] = jinja2.Environment(
-            loader=jinja2.PackageLoader("reports", "templates"),
-            autoescape=True,  # every template is HTML: escape everything, whatever its extension
-            undefined=jinja2.StrictUndefined if strict else jinja2.ChainableUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    return _ENVS[strict]
+    # Each builder is looked up on its module when called, so one section can be replaced alone.
+    builders: dict[str, Callable[[], Any]] = {
+        "summary": lambda: summary.summary(results),
+        "dataset": lambda: dataset.dataset(results),
+        "performance": lambda: performance.performance(results),
+        "thresholds": lambda: thresholds.thresholds(results),
+        "robustness": lambda: robustness.robustness(results, samples, thumbs, strip_images=strip_images),
+        "gradcam": lambda: gradcam.gradcam(results, samples, thumbs, gallery_limit=2 * gallery_limit),
+        "misclassified": lambda: misclassified.misclassified(results, samples, thumbs,
+                                                             gallery_limit=gallery_limit),
+        "comparison": lambda: comparison.comparison(results),
+        "methods": lambda: methods.methods(results),
+    }
+    sections: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key, build in builders.items():
+        try:
+            sections[key] = build()
+        except Exception as exc:  # a malformed section must not take the whole report down
+            if strict:
+                raise
+            sections[key] = None
+            errors[key] = f"{type(exc).__name__}: {exc}"
+    nav = [{"id": key, "title": title} for key, title in SECTIONS
+           if sections.get(key) is not None or key in errors]
+    return {"header": header.header(results), "nav": nav, "sections": sections, "errors": errors,
+            "titles": dict(SECTIONS)}
 
 
 def _read_results(run_dir: Path) -> dict:
@@ -66,32 +110,40 @@ def _comparison_beside(run: Path, results: dict) -> dict | None:
     if not path.is_file():
         return None
     try:
-        comparison = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(comparison, dict):
+    if not isinstance(doc, dict):
         return None
-    cand, data = comparison.get("candidate") or {}, comparison.get("dataset") or {}
+    cand, data = doc.get("candidate") or {}, doc.get("dataset") or {}
     same_model = cand.get("hash") == (results.get("model") or {}).get("hash")
     same_data = data.get("fingerprint") == (results.get("dataset") or {}).get("fingerprint")
-    return jsonable(comparison) if same_model and same_data else None
+    return jsonable(doc) if same_model and same_data else None
 
 
 def build_view(run_dir: str | Path, *, results: dict | None = None, gallery_limit: int = 12,
                strip_images: int = 2, strict: bool = False) -> dict[str, Any]:
-    """The view model of a run directory (see :func:`reports.context.build_context`)."""
+    """The view model of a run directory (see :func:`build_context`).
+
+    A run written before results carried ``findings`` gets them here, from the pipeline's own
+    functions (``harness.pipeline.findings``), so re-rendering it shows what it showed before.
+    """
     run = Path(run_dir)
     if results is None:
         results = _read_results(run)
+    samples = _read_samples(run)
+    if "findings" not in results and samples is not None:
+        from harness.pipeline.findings import add_findings
+
+        results, samples = add_findings(results, samples)
     # The report sees what results.json holds: plain JSON types, no NaN.
     results = jsonable(results)
     if "comparison" not in results:
         found = _comparison_beside(run, results)
         if found is not None:
             results["comparison"] = found
-    samples = _read_samples(run)
-    return ctx.build_context(results, samples, Thumbnails(run), gallery_limit=gallery_limit,
-                             strip_images=strip_images, strict=strict)
+    return build_context(results, samples, Thumbnails(run), gallery_limit=gallery_limit,
+                         strip_images=strip_images, strict=strict)
 
 
 def render_html(view: dict[str, Any], *, strict: bool = False) -> str:

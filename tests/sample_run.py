@@ -4,9 +4,10 @@ Images are synthetic skin photographs of known ITA (``harness.demo.synthetic``);
 simulated with a planted bias (positives on dark skin are harder to detect) and perturbations that
 add noise growing with severity; the ``metrics`` section comes from the real
 ``harness.metrics.audit_metrics`` and the Grad-CAM drift from the real ``harness.explain.attention``
-functions, so the report is developed against the schema the pipeline writes. The ``gates``
-section is assembled here in the documented shape (name, metric, scope, group, value, ci, bound,
-verdict).
+functions, and the ``findings`` section and the ``flip[...]`` columns from the pipeline's own
+``harness.pipeline.findings``, so the report is developed against the schema the pipeline writes.
+The ``gates`` section is assembled here in the documented shape (name, metric, scope, group,
+value, ci, bound, verdict).
 """
 from __future__ import annotations
 
@@ -133,6 +134,7 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
     from harness.explain.attention import attention_shares, drift, summarise_drift
     from harness.explain.overlays import overlay
     from harness.metrics import audit_metrics
+    from harness.pipeline.findings import add_findings, strip_images
     from harness.results.io import write_results, write_samples
     from harness.demo.synthetic import render_synthetic
     from reports.assets import save_thumbnail
@@ -243,7 +245,8 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
     }
 
     # -- perturbations: requested and achieved -------------------------------------------------
-    strip = sorted({int(np.flatnonzero(groups == g)[0]) for g in set(groups.tolist())})
+    # the images shown across the ladder: the pipeline's choice (the first image of each group)
+    strip = sorted(strip_images({"groups": {"order": order}}, pd.DataFrame({"group": groups}))["by_group"].values())
     variant_records = []
     base = lab
     for name, fam, s, requested in variants:
@@ -312,7 +315,6 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
     samples["fitzpatrick_est"] = samples["fitzpatrick_est"].astype("Int64")
     for name, *_ in variants:
         samples[f"p[{name}]"] = probs[name]
-    write_samples(out / "samples.csv", samples)
 
     # -- the rest of results.json ---------------------------------------------------------------
     skipped_list = [{"file": f"eczema/broken_{k}.jpg", "reason": "cannot identify image file"} for k in range(skipped)]
@@ -343,6 +345,9 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
         "versions": {"python": "3.11", "numpy": np.__version__},
         "a_future_section": {"anything": [1, 2, {"x": None}]},
     }
+    # what the pipeline adds just before writing: the findings and the per-image flip flags
+    results, samples = add_findings(results, samples)
+    write_samples(out / "samples.csv", samples)
     if gates:
         results["gates"] = _gates(results, out, hostile=hostile, families=families, severities=severities)
     if comparison:

@@ -92,12 +92,12 @@ def test_unknown_fields_everywhere_change_nothing(sample, tmp_path):
 
 
 def test_a_section_that_fails_is_reported_not_fatal(sample, tmp_path, monkeypatch):
-    from reports import context
+    from reports.views import thresholds
 
     def broken(*args, **kwargs):
         raise KeyError("thresholds")
 
-    monkeypatch.setattr(context, "thresholds", broken)
+    monkeypatch.setattr(thresholds, "thresholds", broken)
     run, _ = sample
     page = render_report(run).read_text(encoding="utf-8")
     assert section_ids(page) == ["summary", "dataset", "performance", "thresholds", "robustness",
@@ -161,3 +161,50 @@ def test_in_memory_results_with_numpy_values_render_like_the_file(sample, tmp_pa
     cell["metrics"]["roc_auc"]["value"] = np.float64(cell["metrics"]["roc_auc"]["value"])
     cell["metrics"]["roc_auc"]["ci"] = np.asarray(cell["metrics"]["roc_auc"]["ci"])
     assert render_report(run, results=r).read_bytes() == render_report(run, results=results).read_bytes()
+
+
+def test_a_run_without_findings_gets_them_from_the_pipeline_and_renders_alike(sample, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    run, results = sample
+    base = render_report(run, strict=True).read_bytes()
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    bare = {k: v for k, v in results.items() if k != "findings"}
+    (old / "results.json").write_text(json.dumps(bare), encoding="utf-8")
+    samples = pd.read_csv(run / "samples.csv")
+    samples[[c for c in samples.columns if not c.startswith("flip[")]].to_csv(old / "samples.csv", index=False)
+    assert render_report(old, strict=True).read_bytes() == base
+
+
+def test_label_group_swatches_come_from_the_findings(sample, tmp_path):
+    from reports import colour
+
+    run, results = sample
+    r = copy.deepcopy(results)
+    groups = r["findings"]["label_group_ita"]["fitzpatrick"]
+    assert sum(v is not None for v in groups.values()) >= 5
+    groups["1"] = -80.0
+    view = build_view(write(tmp_path / "run", r), strict=True)["sections"]["performance"]
+    rows = {row["name"]: row for g in view["groupings"] if g["name"] == "fitzpatrick" for row in g["rows"]}
+    assert rows["1"]["swatch"] == colour.swatch(ita=-80.0)
+
+
+def test_the_interval_level_shown_is_the_one_the_run_used(sample, tmp_path):
+    run, results = sample
+    r = copy.deepcopy(results)
+    r["metrics"]["settings"]["ci_level"] = 0.9
+    for part in ("drift", "noise_floor"):
+        for d in r["gradcam"][part].values():
+            d["ci"] = 0.9
+    out = write(tmp_path / "run", r)
+    page = render_report(out, strict=True).read_text(encoding="utf-8")
+    for phrase in ("95% CI", "95% interval", "95% level", "95% paired"):
+        assert phrase not in page
+    assert "Value (90% CI, n)" in page and "its 90% interval and n" in page and "at the 90% level" in page
+    assert "intervals at 90%." in page
+    for name in ("summary.md", "model_card.md"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert "95%" not in text and "90% CI" in text

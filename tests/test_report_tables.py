@@ -118,7 +118,7 @@ def rows_by_group(table: list[dict]) -> dict[str, list[Cell]]:
 
 @pytest.mark.parametrize("grouping", ["group", "fitzpatrick"])
 def test_performance_tables_equal_results(run, grouping):
-    from reports.context import CALIBRATION, DISCRIMINATION
+    from reports.views.performance import CALIBRATION, DISCRIMINATION
 
     results, tables = run
     gr = results["metrics"]["groupings"][grouping]

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import UserError
-# One table of metrics and directions for gates and compare.
-from harness.gates.file import CELL_METRICS, REGRESSION_VARIANT_METRICS, higher_is_better
+from harness.gates.file import REGRESSION_VARIANT_METRICS
+# Metric names, directions and denominators: the one catalogue gates, compare and the report read.
+from harness.metrics.catalogue import CATALOGUE, CELL_METRICS, HEADLINE_METRICS
 from harness.results.io import group_label
 
 SCHEMA_ID = "dermatrace.comparison/1"
@@ -38,7 +39,7 @@ COMPARISON_FILE = "comparison.json"
 #: Paired deltas per perturbed variant (what regression gates on perturbed images can read).
 ROBUSTNESS_DELTAS: tuple[str, ...] = REGRESSION_VARIANT_METRICS
 #: Metrics named in the summary lines.
-HEADLINE: tuple[str, ...] = ("balanced_accuracy", "sensitivity", "specificity", "roc_auc")
+HEADLINE: tuple[str, ...] = HEADLINE_METRICS
 
 PAIRED_RULE = (
     "paired percentile bootstrap: one stratified (group x label) resample matrix per grouping, "
@@ -251,7 +252,7 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
                       exclude: list[str]) -> dict:
     from harness.metrics.paired_stats import (cell_replicates_many, delta_entry, flip_replicates_many,
                                        mcnemar)
-    from harness.metrics import METRIC_INFO, bootstrap_indices, counts_from_indices
+    from harness.metrics import bootstrap_indices, counts_from_indices
 
     gr_b = base.metrics["groupings"][name]
     gr_c = cand.metrics["groupings"][name]
@@ -303,11 +304,12 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
         dens = {"n": int(m.size), "positives": npos, "negatives": int(m.size) - npos}
         deltas[cell] = {"status": "ok", **{
             metric: _with_model_intervals(
-                delta_entry(rb[metric], rc[metric], higher_is_better=higher, level=level,
-                            n=dens.get(METRIC_INFO[metric]["denominator"]),
+                delta_entry(rb[metric], rc[metric],
+                            higher_is_better=CATALOGUE[metric].higher_is_better, level=level,
+                            n=dens.get(CATALOGUE[metric].denominator),
                             why=f"{metric} undefined for either model"),
                 rb[metric], rc[metric], level=level)
-            for metric, higher in CELL_METRICS.items()}}
+            for metric in CELL_METRICS}}
         ba_reps[cell] = {"clean": (rb["balanced_accuracy"], rc["balanced_accuracy"])}
         if perturbed:
             pairs = [(v, k) for v in perturbed for k in (0, 1)]
@@ -323,7 +325,8 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
                 return rep(name, v, k)
 
             robustness[v][cell] = {"status": "ok", **{
-                s: delta_entry(stat(s, 0), stat(s, 1), higher_is_better=higher_is_better(s),
+                s: delta_entry(stat(s, 0), stat(s, 1),
+                               higher_is_better=CATALOGUE[s].higher_is_better,
                                level=level, n=int(m.size), why=f"{s} undefined for either model")
                 for s in ROBUSTNESS_DELTAS}}
             ba_reps[cell][v] = (rep("balanced_accuracy", v, 0), rep("balanced_accuracy", v, 1))

@@ -24,18 +24,18 @@ import math
 from collections.abc import Iterable, Mapping
 from statistics import NormalDist
 
-from harness.gates.file import (ALL_METRICS, CELL_METRICS, DEFAULT_GROUPING, DRIFT_METRICS,
-                               DROP_METRICS, FLIP_METRICS, GAP_METRICS, SCOPES, VERDICTS, Gate,
-                               higher_is_better, load_gates, metric_kind)
+from harness.gates.file import (ALL_METRICS, BETWEEN_GROUP_STATISTICS, CELL_METRICS,
+                               DEFAULT_GROUPING, DRIFT_METRICS, DROP_METRICS, FLIP_METRICS, SCOPES,
+                               VERDICTS, Gate, higher_is_better, load_gates, metric_kind)
 from harness.gates.junit import format_verdicts, write_junit
 from harness.results.variants import families_of as run_families
 from harness.results.variants import split_variant
 
 __all__ = [
-    "ALL_METRICS", "CELL_METRICS", "DRIFT_METRICS", "DROP_METRICS", "FLIP_METRICS", "GAP_METRICS",
-    "SCOPES", "VERDICTS", "Gate", "check_gates", "evaluate_gates", "evaluate_regression_gates",
-    "format_verdicts", "gates_section", "judge", "load_gates", "resolve_variants",
-    "run_families", "write_junit",
+    "ALL_METRICS", "BETWEEN_GROUP_STATISTICS", "CELL_METRICS", "DRIFT_METRICS", "DROP_METRICS",
+    "FLIP_METRICS", "SCOPES", "VERDICTS", "Gate", "check_gates", "evaluate_gates",
+    "evaluate_regression_gates", "format_verdicts", "gates_section", "judge", "load_gates",
+    "resolve_variants", "run_families", "write_junit",
 ]
 
 DECISION_RULE = (
@@ -262,7 +262,7 @@ def _eod_value(gr: Mapping, metric: str, variant: str) -> dict:
     if gaps.get("status") != "ok":
         return _insufficient(gaps.get("reason") or "fewer than 2 groups to compare")
     eod = gaps.get("equalized_odds_difference") or {}
-    sub = GAP_METRICS[metric]
+    sub = BETWEEN_GROUP_STATISTICS[metric]
     entry = eod if sub is None else (eod.get(sub) or {})
     return {**_ok(entry), "groups": list(gaps.get("groups") or []), "ci_method": "bootstrap"}
 

@@ -1,10 +1,11 @@
-"""Gate files: the metric catalogue, the :class:`Gate` record and :func:`load_gates`.
+"""Gate files: the metrics a gate can name, the :class:`Gate` record and :func:`load_gates`.
 
 A gate file is YAML with a ``gates:`` list (syntax and examples in docs/gates.md). Loading checks
 everything that can be checked without a run: keys, metric, scope, grouping name, perturbation and
 severity syntax, bounds. Whether a run has the perturbation, grouping or groups a gate names is
-checked when the gate is judged (``harness.gates.evaluate``). Plain Python only (the file is read
-by ``harness.yaml_file``, which imports yaml on use).
+checked when the gate is judged (``harness.gates.evaluate``). Metric names, directions and where each
+value sits come from the metric catalogue (``harness.metrics.catalogue``). Plain Python only (the
+file is read by ``harness.yaml_file``, which imports yaml on use).
 """
 from __future__ import annotations
 
@@ -16,79 +17,54 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.metrics.catalogue import CATALOGUE, names
 from harness.results.variants import split_variant
 
 VERDICTS: tuple[str, ...] = ("PASS", "WARN", "FAIL", "INSUFFICIENT")
 SCOPES: tuple[str, ...] = ("overall", "each_group", "worst_group", "group_gap")
 DEFAULT_GROUPING = "group"
 
-#: Metrics of one cell (the "metrics" schema, ``harness.metrics.METRICS``), higher is better?
-CELL_METRICS: dict[str, bool] = {
-    "accuracy": True, "balanced_accuracy": True, "sensitivity": True, "specificity": True,
-    "precision": True, "npv": True, "f1": True, "f1_negative": True, "macro_f1": True,
-    "roc_auc": True, "brier": False, "ece": False,
-}
-#: Robustness of a variant against clean (``robustness[V]``), higher is better?
-FLIP_METRICS: dict[str, bool] = {
-    "flip_rate": False, "right_to_wrong": False, "wrong_to_right": True, "mean_abs_delta_p": False,
-}
-#: ``<metric>_drop`` (clean − variant) and ``<metric>_relative_drop`` ((clean − variant) / clean).
-DROP_METRICS: dict[str, tuple[str, str]] = {
-    f"{base}{suffix}": (base, kind)
-    for base in ("balanced_accuracy", "roc_auc")
-    for suffix, kind in (("_drop", "absolute"), ("_relative_drop", "relative"))
-}
-#: Between-group statistics with no per-group value (``gaps.equalized_odds_difference``).
-GAP_METRICS: dict[str, str | None] = {
-    "equalized_odds_difference": None, "tpr_difference": "tpr_difference",
-    "fpr_difference": "fpr_difference",
-}
+#: Metrics of one cell (the "metrics" schema, ``harness.metrics.METRICS``): higher is better?
+CELL_METRICS: dict[str, bool] = {m: CATALOGUE[m].higher_is_better for m in names(where="cell")}
+#: Robustness of a variant against clean (``robustness[V]``): higher is better?
+FLIP_METRICS: dict[str, bool] = {m: CATALOGUE[m].higher_is_better for m in names(where="flip")}
+#: ``<metric>_drop`` (clean − variant) and ``<metric>_relative_drop`` ((clean − variant) / clean):
+#: the base metric and which drop (``robustness[V].drop[base][absolute|relative]``).
+DROP_METRICS: dict[str, tuple[str, str]] = {m: CATALOGUE[m].source for m in names(where="drop")}
+#: Between-group statistics with no per-group value: the sub-key of
+#: ``gaps.equalized_odds_difference`` (None: the entry itself).
+BETWEEN_GROUP_STATISTICS: dict[str, str | None] = {m: CATALOGUE[m].source
+                                                   for m in names(where="gap")}
 #: Grad-CAM drift medians (``gradcam.drift[V]``), keyed by their name in ``harness.explain.attention``.
-DRIFT_METRICS: dict[str, str] = {
-    "drift_spearman": "spearman", "drift_cosine": "cosine", "drift_ssim": "ssim",
-    "drift_iou_top10": "iou_top10", "drift_iou_top20": "iou_top20",
-    "drift_centroid_shift": "centroid_shift",
-}
-_DRIFT_HIGHER_IS_BETTER = {"centroid_shift": False}
+DRIFT_METRICS: dict[str, str] = {m: CATALOGUE[m].source for m in names(where="drift")}
 
 #: Metrics a regression gate may name with a perturbation (compare holds their per-variant deltas).
 REGRESSION_VARIANT_METRICS: tuple[str, ...] = (
     "flip_rate", "right_to_wrong", "wrong_to_right", "mean_abs_delta_p", "balanced_accuracy",
     "roc_auc")
 
-ALL_METRICS: tuple[str, ...] = (tuple(CELL_METRICS) + tuple(FLIP_METRICS) + tuple(DROP_METRICS)
-                                + tuple(GAP_METRICS) + tuple(DRIFT_METRICS))
+#: Every metric a gate can name (the whole catalogue), in catalogue order.
+ALL_METRICS: tuple[str, ...] = names()
 
 _KEYS = {"name", "description", "metric", "scope", "grouping", "perturbation", "severity", "min",
          "max", "warn_min", "warn_max", "groups", "max_regression"}
 _BOUND_KEYS = ("min", "max", "warn_min", "warn_max")
 
 
+def _entry(metric: str):
+    if metric not in CATALOGUE:
+        raise ValueError(f"unknown metric {metric!r}")
+    return CATALOGUE[metric]
+
+
 def metric_kind(metric: str) -> str:
-    """"cell", "flip", "drop", "gap" or "drift"."""
-    if metric in CELL_METRICS:
-        return "cell"
-    if metric in FLIP_METRICS:
-        return "flip"
-    if metric in DROP_METRICS:
-        return "drop"
-    if metric in GAP_METRICS:
-        return "gap"
-    if metric in DRIFT_METRICS:
-        return "drift"
-    raise ValueError(f"unknown metric {metric!r}")
+    """Where a gate metric's value sits: "cell", "flip", "drop", "gap" or "drift"."""
+    return _entry(metric).where
 
 
 def higher_is_better(metric: str) -> bool:
     """Direction of a gate metric (drops, gaps and flip rates: lower is better)."""
-    kind = metric_kind(metric)
-    if kind == "cell":
-        return CELL_METRICS[metric]
-    if kind == "flip":
-        return FLIP_METRICS[metric]
-    if kind == "drift":
-        return _DRIFT_HIGHER_IS_BETTER.get(DRIFT_METRICS[metric], True)
-    return False
+    return _entry(metric).higher_is_better
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,25 @@ shapes), ``paired`` (model-vs-model deltas for ``compare``), ``audit`` (``audit_
 """
 from __future__ import annotations
 
-from .audit import SCHEMA_ID, audit_metrics
-from .bootstrap import (bootstrap_counts, bootstrap_indices, counts_from_indices,
-                        percentile_interval, wilson_interval)
-from .frame import metric_frame
-from .paired import paired_deltas
-from .rates import METRIC_INFO, METRICS, binary_metrics, weighted_auc
+import importlib
 
-__all__ = [
-    "METRICS", "METRIC_INFO", "SCHEMA_ID", "audit_metrics", "binary_metrics", "bootstrap_counts",
-    "bootstrap_indices", "counts_from_indices", "metric_frame", "paired_deltas",
-    "percentile_interval", "weighted_auc", "wilson_interval",
-]
+#: Public name -> the submodule that defines it. The kernels pull in numpy, pandas and fairlearn;
+#: the metric catalogue (what ``harness gate`` reads) needs none of them, so the names below load
+#: on first use and ``import harness.metrics.catalogue`` stays cheap.
+_HOMES = {
+    "SCHEMA_ID": "audit", "audit_metrics": "audit",
+    "bootstrap_counts": "bootstrap", "bootstrap_indices": "bootstrap",
+    "counts_from_indices": "bootstrap", "percentile_interval": "bootstrap",
+    "wilson_interval": "bootstrap",
+    "metric_frame": "frame", "paired_deltas": "paired",
+    "METRIC_INFO": "rates", "METRICS": "rates", "binary_metrics": "rates", "weighted_auc": "rates",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'harness.metrics' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -4,7 +4,7 @@ A replicate is a vector of non-negative weights over the images (how often each 
 the point estimate is the replicate whose weights are all 1. Every function here accepts weights of
 shape ``(N,)`` or ``(B, N)`` and returns one value per replicate. Undefined values are ``NaN`` at
 this level (the JSON layer turns them into ``None`` with a reason); the rule for each metric is in
-``METRIC_INFO``.
+``METRIC_INFO``, read from the metric catalogue (``harness.metrics.catalogue``).
 
 Decision rule: an image is predicted positive when ``p >= threshold``.
 """
@@ -12,67 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Judged metrics of one cell, in the order used everywhere.
-METRICS: tuple[str, ...] = (
-    "accuracy",
-    "balanced_accuracy",
-    "sensitivity",
-    "specificity",
-    "precision",
-    "npv",
-    "f1",
-    "f1_negative",
-    "macro_f1",
-    "roc_auc",
-    "brier",
-    "ece",
-)
+from .catalogue import CATALOGUE, CELL_METRICS
+
+#: Judged metrics of one cell, in the order used everywhere (``catalogue.CELL_METRICS``).
+METRICS: tuple[str, ...] = CELL_METRICS
 
 #: Proportions (a count over a count): eligible for the Wilson interval.
-PROPORTIONS: tuple[str, ...] = ("accuracy", "sensitivity", "specificity", "precision", "npv")
+PROPORTIONS: tuple[str, ...] = tuple(m for m in METRICS if CATALOGUE[m].kind == "rate")
 
-#: Direction, denominator and the rule for an undefined value, per metric.
-METRIC_INFO: dict[str, dict] = {
-    "accuracy": {"higher_is_better": True, "denominator": "n",
-                 "undefined_when": "n = 0"},
-    "balanced_accuracy": {"higher_is_better": True, "denominator": "n",
-                          "undefined_when": "sensitivity or specificity undefined"},
-    "sensitivity": {"higher_is_better": True, "denominator": "positives",
-                    "undefined_when": "no positives"},
-    "specificity": {"higher_is_better": True, "denominator": "negatives",
-                    "undefined_when": "no negatives"},
-    "precision": {"higher_is_better": True, "denominator": "predicted_positives",
-                  "undefined_when": "no predicted positives"},
-    "npv": {"higher_is_better": True, "denominator": "predicted_negatives",
-            "undefined_when": "no predicted negatives"},
-    "f1": {"higher_is_better": True, "denominator": "n",
-           "undefined_when": "no positives and no predicted positives "
-                             "(2tp/(2tp+fp+fn); 0 when positives exist but none is predicted)"},
-    "f1_negative": {"higher_is_better": True, "denominator": "n",
-                    "undefined_when": "no negatives and no predicted negatives"},
-    "macro_f1": {"higher_is_better": True, "denominator": "n",
-                 "undefined_when": "f1 or f1_negative undefined"},
-    "roc_auc": {"higher_is_better": True, "denominator": "n",
-                "undefined_when": "no positives or no negatives (ties count 1/2)"},
-    "brier": {"higher_is_better": False, "denominator": "n", "undefined_when": "n = 0"},
-    "ece": {"higher_is_better": False, "denominator": "n", "undefined_when": "n = 0"},
-}
+#: Direction, denominator and the rule for an undefined value, per metric (from the catalogue).
+METRIC_INFO: dict[str, dict] = {m: CATALOGUE[m].info() for m in METRICS}
 
 #: Why a value is undefined, as written into results.json.
-UNDEFINED_REASON: dict[str, str] = {
-    "accuracy": "no images",
-    "balanced_accuracy": "no positives or no negatives",
-    "sensitivity": "no positives",
-    "specificity": "no negatives",
-    "precision": "no predicted positives",
-    "npv": "no predicted negatives",
-    "f1": "no positives and no predicted positives",
-    "f1_negative": "no negatives and no predicted negatives",
-    "macro_f1": "f1 of a class undefined",
-    "roc_auc": "needs both positives and negatives",
-    "brier": "no images",
-    "ece": "no images",
-}
+UNDEFINED_REASON: dict[str, str] = {m: CATALOGUE[m].undefined_reason for m in METRICS}
 
 ECE_BINS = 10
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from .bootstrap import percentile_interval
+from .catalogue import CATALOGUE, names
 from .entries import as_list, by_cell, fnum, gap_entry, metric_entry
 from .rates import METRICS
 from .replicates import FLIP_STATS, Replicates
 from harness.results.variants import split_variant
 
-DROP_METRICS: tuple[str, ...] = ("balanced_accuracy", "roc_auc")
+#: Metrics whose clean − variant drop is computed (the bases of the catalogue's drop metrics).
+DROP_METRICS: tuple[str, ...] = tuple(dict.fromkeys(CATALOGUE[m].source[0] for m in names(where="drop")))
 CURVE_METRICS: tuple[str, ...] = ("balanced_accuracy", "roc_auc", "flip_rate")
 
 

@@ -18,6 +18,7 @@ from harness.cache import ArrayCache
 from harness.config import AuditConfig
 from harness.gates.evaluate import check_gates, evaluate_gates, load_gates, write_junit
 from harness.pipeline.analysis import metrics_stage
+from harness.pipeline.findings import add_findings
 from harness.pipeline.gradcam import gradcam_stage
 from harness.pipeline.inputs import data_stage, model_stage
 from harness.pipeline.ladder import PerturbedImages, RegionMasks
@@ -74,6 +75,7 @@ def run_audit(cfg: AuditConfig, *, progress: bool = False,
     results = results_io.assemble(
         cfg=results_config(cfg, model=model), model=model, ds=ds, groups=tone.section,
         variants=preds.variants, metrics=metrics, gradcam=cam.section, y_true=data.y_true)
+    results, samples = add_findings(results, samples)  # the report reads these, computes none
     with timer.stage("write"):
         results_io.write_samples(out / "samples.csv", samples)
         if cfg.thumbnails:
