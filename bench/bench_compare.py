@@ -29,7 +29,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import harness
-    from harness.compare.runs import compare_runs
+    from harness.paired.runs import compare_runs
     from sample_run import make_sample_run
 
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:

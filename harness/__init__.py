@@ -18,13 +18,6 @@ __all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str):
-    if name == "compare":
-        # ``harness.compare`` is also the name of the package of the comparison's code, which
-        # Python binds here once it is imported; that package is callable as this function, so
-        # ``harness.compare(a, b)`` means one thing however the name was reached.
-        import harness.compare as package
-
-        return package
     if name in _API:
         from harness import api
 

@@ -38,8 +38,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.compare.comparison import Comparison, judged_comparison
-from harness.compare.runs import read_run, run_from_tables
+from harness.paired.comparison import Comparison, judged_comparison
+from harness.paired.runs import read_run, run_from_tables
 from harness.config import build_config, cache_dir_option, check_seed
 from harness.data.arrays import array_data
 from harness.errors import UserError, UserTypeError
@@ -425,7 +425,7 @@ def _run_dir(out: str | Path | None) -> Iterator[Path]:
 
 
 def _run_of(value: Audit | str | Path, *, role: str):
-    """A :class:`harness.compare.runs.Run` of an Audit or a run directory."""
+    """A :class:`harness.paired.runs.Run` of an Audit or a run directory."""
     if isinstance(value, Audit):
         path = value.run_dir if value.run_dir is not None else Path(f"<{role} audit>")
         return run_from_tables(path, value.results, value.samples)

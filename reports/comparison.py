@@ -247,7 +247,7 @@ def _drift(g: Mapping) -> dict:
 
 
 def render_comparison(out_dir: str | Path, comparison: Mapping) -> Path:
-    """Write ``out_dir/comparison.html`` from a comparison (as ``harness.compare.runs`` returns it).
+    """Write ``out_dir/comparison.html`` from a comparison (as ``harness.paired.runs`` returns it).
 
     Parameters
     ----------

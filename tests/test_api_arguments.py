@@ -135,7 +135,7 @@ def test_import_harness_is_cheap_and_the_api_is_lazy():
     code = ("import sys, harness\n"
             "assert 'harness.api' not in sys.modules and 'numpy' not in sys.modules\n"
             "assert callable(harness.audit) and callable(harness.compare)\n"
-            "import harness.compare.runs\n"
+            "import harness.paired.runs\n"
             "assert callable(harness.compare) and harness.Comparison.__name__ == 'Comparison'\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

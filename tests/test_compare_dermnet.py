@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import callable_models  # noqa: E402
 from gates_runs import write_run  # noqa: E402
-from harness.compare.runs import compare_runs  # noqa: E402
+from harness.paired.runs import compare_runs  # noqa: E402
 from harness.metrics import bootstrap_indices  # noqa: E402
 
 N_BOOT = 300

@@ -14,7 +14,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gates_runs import make_pair  # noqa: E402
-from harness.compare.runs import compare_runs, read_run  # noqa: E402
+from harness.paired.runs import compare_runs, read_run  # noqa: E402
 from harness.metrics.paired_stats import mcnemar  # noqa: E402
 from harness.metrics import audit_metrics, bootstrap_indices, paired_deltas  # noqa: E402
 

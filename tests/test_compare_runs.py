@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from gates_runs import make_pair  # noqa: E402
 from harness import cli  # noqa: E402
-from harness.compare.runs import compare_runs, read_comparison  # noqa: E402
+from harness.paired.runs import compare_runs, read_comparison  # noqa: E402
 from harness.errors import UserError  # noqa: E402
 
 

@@ -59,7 +59,7 @@ def test_results_carry_the_catalogue_rules_and_reasons():
 
 
 def test_gates_and_compare_read_directions_from_the_catalogue():
-    from harness.compare.runs import HEADLINE
+    from harness.paired.runs import HEADLINE
     from harness.gates.file import ALL_METRICS, DROP_METRICS, higher_is_better, metric_kind
 
     assert ALL_METRICS == names()

@@ -12,7 +12,7 @@ from sample_run import make_sample_run
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from harness.compare.runs import compare_runs
+    from harness.paired.runs import compare_runs
     from harness.results.io import write_results
 
     root = tmp_path_factory.mktemp("report_compare")

@@ -16,7 +16,7 @@ the change of its medians.
 
 Gates (absolute gates on the candidate, regression gates on the comparison) and the files
 (``comparison.json``, ``comparison.html``, ``junit.xml``) are added by
-:class:`harness.compare.comparison.Comparison`, which ``harness.compare(a, b)`` returns.
+:class:`harness.paired.comparison.Comparison`, which ``harness.compare(a, b)`` returns.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A comparison of two audits as one object: what ``comparison.json`` holds, its gates, and cheap
 accessors over it (``harness.compare(a, b)`` returns one; ``harness compare`` saves one).
 
-The comparison itself is :func:`harness.compare.runs.compare`; this module adds the gates
+The comparison itself is :func:`harness.paired.runs.compare`; this module adds the gates
 (absolute gates judged on the candidate run, regression gates on the comparison) and the files:
 ``comparison.json``, ``comparison.html`` and, with gates, ``junit.xml``.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.compare.runs import COMPARISON_FILE, Run, compare
+from harness.paired.runs import COMPARISON_FILE, Run, compare
 from harness.errors import UserError
 from harness.gates.evaluate import (Gate, evaluate_gates, evaluate_regression_gates,
                                     format_verdicts, gates_section, write_junit)
