@@ -68,36 +68,53 @@ def level(x: Any) -> str:
     return f"{round(100.0 * float(x), 6):g}%"
 
 
+#: The mark of a number from a group too small to judge (never shown without it).
+TOO_FEW = "too few to judge"
+
+
 def insufficient(n: Any) -> str:
-    """What a group too small to judge shows instead of a number: ``"insufficient (n=12)"``."""
-    return f"insufficient (n={integer(n)})"
+    """What a group too small to judge shows when it has no estimate to show with an interval:
+    ``"too few to judge (n=12)"``."""
+    return f"{TOO_FEW} (n={integer(n)})"
 
 
 def estimate(m: Mapping | None, *, digits: int = DIGITS, n: Any = None, signed: bool = False,
              status: str | None = None, status_n: Any = None, reason: str | None = None) -> dict:
     """A report cell from a metric value ``{"value", "ci", "n", "reason", ...}``.
 
-    Returns ``{"kind": "ok" | "insufficient" | "undefined" | "missing", "value", "ci", "n", "note",
-    "raw"}``; every field is a string except ``raw`` (the float, for plots and tests).
-    ``status="insufficient"`` (the cell's status) replaces the number with
-    ``"insufficient (n=...)"``.
+    Returns ``{"kind": "ok" | "insufficient" | "undefined" | "missing", "value", "ci", "n",
+    "mark", "note", "raw"}``; every field is a string except ``raw`` (the float, for plots and
+    tests; None unless the number is judged).
+
+    ``status="insufficient"`` (the cell's status: too few images to judge) keeps the estimate
+    only together with its interval and the mark :data:`TOO_FEW`; without an interval (or a
+    value) the cell says ``"too few to judge (n=...)"`` instead, never a bare number. ``reason``
+    (the cell's) becomes the note.
     """
     if status == "insufficient":
-        return {"kind": "insufficient", "value": insufficient(status_n), "ci": "", "n": "",
+        value = m.get("value") if isinstance(m, Mapping) else None
+        ci = interval(m.get("ci"), digits, signed=signed) if isinstance(m, Mapping) else ""
+        if not is_number(value) or not ci:
+            return {"kind": "insufficient", "value": insufficient(status_n), "ci": "", "n": "",
+                    "mark": "", "note": reason or "", "raw": None}
+        count = m.get("n", n)
+        return {"kind": "insufficient", "value": num(value, digits, signed=signed), "ci": ci,
+                "n": f"n={integer(count)}" if is_number(count) else "", "mark": TOO_FEW,
                 "note": reason or "", "raw": None}
     if not isinstance(m, Mapping):
-        return {"kind": "missing", "value": DASH, "ci": "", "n": "", "note": reason or "not computed",
-                "raw": None}
+        return {"kind": "missing", "value": DASH, "ci": "", "n": "", "mark": "",
+                "note": reason or "not computed", "raw": None}
     count = m.get("n", n)
     value = m.get("value")
     note = m.get("reason") or ""
     if not is_number(value):
         return {"kind": "undefined", "value": "undefined", "ci": "",
-                "n": f"n={integer(count)}" if is_number(count) else "", "note": note or "undefined",
-                "raw": None}
+                "n": f"n={integer(count)}" if is_number(count) else "", "mark": "",
+                "note": note or "undefined", "raw": None}
     return {"kind": "ok", "value": num(value, digits, signed=signed),
             "ci": interval(m.get("ci"), digits, signed=signed),
-            "n": f"n={integer(count)}" if is_number(count) else "", "note": note, "raw": float(value)}
+            "n": f"n={integer(count)}" if is_number(count) else "", "mark": "", "note": note,
+            "raw": float(value)}
 
 
 def short_hash(h: Any, length: int = 12) -> str:

@@ -208,7 +208,7 @@ def make_sample_run(out: str | Path, *, n: int = 240, seed: int = 0, n_boot: int
                             threshold=threshold, n_boot=n_boot, seed=seed,
                             group_order={"group": order,
                                          "fitzpatrick": [str(t) for t in range(1, 7)] + ["unknown"]},
-                            target_sensitivity=0.9)
+                            target_sensitivity=0.9, class_labels=(class_names[0], positive))
 
     # -- skin-tone section (the pipeline's shape) ----------------------------------------------
     lab = _lab_means(images)

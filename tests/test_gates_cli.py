@@ -92,7 +92,7 @@ def test_insufficient_is_skipped_and_does_not_fail(run_dir, tmp_path):
     assert cli.main(["gate", str(run_dir), "--gates", str(gates), "--strict", "--quiet"]) == 0
     root = junit(run_dir)
     skipped = root.findall(".//skipped")
-    assert len(skipped) == 1 and "n=12 < min_n=30" in skipped[0].get("message")
+    assert len(skipped) == 1 and "too few to judge: 12 images" in skipped[0].get("message")
     assert root.get("skipped") == "1"
 
 

@@ -83,9 +83,11 @@ def test_what_if_is_labelled_and_skipped_without_two_groups():
                         threshold=0.5, n_boot=20, min_n=100)   # only "y" (160 images) is judged
     w = res["groupings"]["tone"]["threshold_optimizer"]
     assert w["what_if"] is True and "What-if" in w["label"]
-    assert w["status"] == "skipped" and "at least 2 groups" in w["reason"]
     gaps = res["groupings"]["tone"]["variants"]["clean"]["gaps"]
     assert gaps["status"] == "insufficient" and gaps["metrics"] == {}
+    assert w["status"] == "skipped" and w["reason"] == gaps["reason"] == (
+        "fewer than 2 groups with enough images to compare (only y qualifies; the rule: at least "
+        "100 images and 10 of each class)")
 
 
 def test_misclassified_ranked_by_confidence():

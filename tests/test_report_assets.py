@@ -110,6 +110,6 @@ def test_number_formatting():
     assert (cell["kind"], cell["value"], cell["ci"], cell["n"]) == ("ok", "0.500", "[0.400, 0.600]", "n=40")
     cell = fmt.estimate({"value": None, "ci": None, "n": 0, "reason": "no positives"})
     assert (cell["kind"], cell["value"], cell["note"]) == ("undefined", "undefined", "no positives")
-    cell = fmt.estimate(None, status="insufficient", status_n=12, reason="n=12 < min_n=30")
-    assert (cell["kind"], cell["value"]) == ("insufficient", "insufficient (n=12)")
+    cell = fmt.estimate(None, status="insufficient", status_n=12, reason="too few to judge: 12 images")
+    assert (cell["kind"], cell["value"], cell["mark"]) == ("insufficient", "too few to judge (n=12)", "")
     assert fmt.params({"L_factor": 0.8, "sigma": 2.0, "kernel": "gauss"}) == "L_factor=0.8, sigma=2, kernel=gauss"

@@ -44,8 +44,12 @@ def test_model_card_lists_each_group_with_n(run):
     clean = results["metrics"]["groupings"]["group"]["variants"]["clean"]
     for g, cell in clean["groups"].items():
         row = next(line for line in card.splitlines() if line.startswith(f"| {md_escape(g)} | {cell['n']} |"))
-        if cell["status"] == "insufficient":
-            assert f"insufficient (n={cell['n']})" in row
+        ba = cell["metrics"]["balanced_accuracy"]
+        if cell["status"] == "insufficient" and (ba["value"] is None or ba["ci"] is None):
+            assert f"| too few to judge (n={cell['n']}) |" in row
+        elif cell["status"] == "insufficient":   # the estimate only with its interval and the mark
+            assert (f"| {f3(ba['value'])} [{f3(ba['ci'][0])}, {f3(ba['ci'][1])}] n={ba['n']} "
+                    f"(too few to judge) |") in row
         else:
             assert f3(cell["metrics"]["balanced_accuracy"]["value"]) in row
     assert "## Robustness" in card and "blur@4" in card

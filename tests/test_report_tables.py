@@ -18,7 +18,7 @@ from sample_run import make_sample_run
 class Cell:
     def __init__(self):
         self.text = ""
-        self.spans: dict[str, str] = {}   # class of an est part ("v", "ci", "n") -> its text
+        self.spans: dict[str, str] = {}   # class of an est part ("v", "ci", "n", "mark") -> its text
         self.classes: list[str] = []      # classes of the est wrapper
 
 
@@ -50,7 +50,7 @@ class TableReader(HTMLParser):
             cls = (a.get("class") or "").split()
             if "est" in cls:
                 self._cell.classes = cls
-            part = next((c for c in cls if c in ("v", "ci", "n")), None)
+            part = next((c for c in cls if c in ("v", "ci", "n", "mark")), None)
             self._span_stack.append(part)
 
     def handle_endtag(self, tag):
@@ -102,6 +102,19 @@ def check_estimate(cell: Cell, m: dict, *, signed: bool = False) -> None:
         assert norm(cell.spans["n"]) == f"n={m['n']}"
 
 
+def check_too_few(cell: Cell, m: dict, *, signed: bool = False) -> None:
+    """A group too small to judge: m's value only with its interval, n and the visible mark."""
+    assert "insufficient" in cell.classes, (cell.text, m)
+    f = signed3 if signed else f3
+    if m.get("value") is None or m.get("ci") is None:   # nothing to show with an interval
+        assert norm(cell.text).startswith("too few to judge (n=") and "v" in cell.spans
+        return
+    assert norm(cell.spans["v"]) == f(m["value"])
+    assert norm(cell.spans["ci"]) == ci3(m["ci"], signed)
+    assert norm(cell.spans["n"]) == f"n={m['n']}"
+    assert norm(cell.spans["mark"]) == "too few to judge"
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("report_tables")
@@ -132,7 +145,7 @@ def test_performance_tables_equal_results(run, grouping):
             assert norm(cells[1].text) == str(cell["n"])
             for (key, _, _), c in zip(metrics, cells[first:]):
                 if cell["status"] == "insufficient":
-                    assert norm(c.text) == f"insufficient (n={cell['n']})"
+                    check_too_few(c, cell["metrics"][key])
                     insufficient += 1
                 elif cell["metrics"][key]["value"] is None:
                     assert "undefined" in c.classes
@@ -177,7 +190,7 @@ def test_flip_rate_table_equals_results(run):
         for g, c in zip(order, cells[2:]):
             cell = rob["groups"][g]
             if cell["status"] == "insufficient":
-                assert norm(c.text) == f"insufficient (n={cell['n']})"
+                check_too_few(c, cell["flip_rate"])
             else:
                 check_estimate(c, cell["flip_rate"])
         counts = rob["overall"]["counts"]
@@ -207,7 +220,7 @@ def test_threshold_table_equals_results(run):
         tc = th["overall"] if name == "overall" else th["groups"][name]
         assert norm(cells[1].text) == str(tc["n"])
         if tc["status"] != "ok":
-            assert norm(cells[2].text) == f"insufficient (n={tc['n']})"
+            assert norm(cells[2].text) == f"too few to judge (n={tc['n']})"
             continue
         op, best, tgt = tc["operating"], tc["best_macro_f1"], tc["for_target_sensitivity"]
         expected = [op["tpr"], op["fpr"], op["precision"], op["macro_f1"], best["threshold"], best["macro_f1"],

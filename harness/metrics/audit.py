@@ -9,7 +9,7 @@ import pandas as pd
 from ..errors import UserError
 from harness.results.variants import families_of
 from .bootstrap import bootstrap_counts, percentile_interval
-from .entries import WILSON_RULE, by_cell, metric_entry
+from .entries import WILSON_RULE, by_cell, metric_entry, small_group_rule, too_few_reason
 from .frame import frame_values, metric_frame
 from .gaps import gaps_by_variant
 from .misclassified import misclassified
@@ -38,7 +38,8 @@ def audit_metrics(*, y_true: np.ndarray, p: Mapping[str, np.ndarray],
                   gap_exclude: Sequence[str] = (MISSING_GROUP,), threshold_points: int = 101,
                   target_sensitivity: float = 0.90, misclassified_top_k: int = 20,
                   y_true_class: np.ndarray | None = None, y_pred_class: np.ndarray | None = None,
-                  class_names: Sequence[str] | None = None) -> dict:
+                  class_names: Sequence[str] | None = None,
+                  class_labels: Sequence[str] | None = None) -> dict:
     """Fairness and robustness metrics of one audit, JSON-ready.
 
     Parameters
@@ -53,7 +54,9 @@ def audit_metrics(*, y_true: np.ndarray, p: Mapping[str, np.ndarray],
     n_boot : bootstrap resamples B (stratified by group × label, one matrix per grouping).
     seed : seed of the resamples; same inputs and seed -> identical output.
     min_n, min_per_class : a cell with fewer images, or fewer positives or negatives, is
-        ``"insufficient"``: counts only, no metrics, never in gaps.
+        ``"insufficient"``: too few to judge. Its metrics are computed (with their wide
+        intervals) and its ``reason`` says why in words, but it never enters gaps, the worst
+        group, severity curves or the what-if, and gates do not judge it.
     reference : the "metrics" section of another run, for corruption error (mCE); None skips it.
     ci_level : interval level (0.95).
     group_order : grouping name -> display order of its groups (e.g. light -> dark); groups not
@@ -65,6 +68,9 @@ def audit_metrics(*, y_true: np.ndarray, p: Mapping[str, np.ndarray],
     misclassified_top_k : listed false positives / negatives per cell.
     y_true_class, y_pred_class, class_names : optional K-class true and predicted labels (clean),
         for ``confusion_matrix_full``; all three or none.
+    class_labels : optional (negative, positive) class names, for the reasons of cells too small
+        to judge (``"3 atopic_dermatitis"``); without them the reasons count positives and
+        negatives.
 
     Returns
     -------
@@ -74,6 +80,7 @@ def audit_metrics(*, y_true: np.ndarray, p: Mapping[str, np.ndarray],
     _check_options(n_boot=n_boot, min_n=min_n, min_per_class=min_per_class, ci_level=ci_level,
                    threshold_points=threshold_points, target_sensitivity=target_sensitivity)
     groupings = _clean_groupings(groups, y.size)
+    labels_of_classes = _class_labels(class_labels)
     grid = threshold_grid(threshold_points)
     out = {
         "schema": SCHEMA_ID,
@@ -93,18 +100,20 @@ def audit_metrics(*, y_true: np.ndarray, p: Mapping[str, np.ndarray],
             name, labels, y=y, P=P, variants=variants, threshold=threshold, n_boot=n_boot,
             seed=seed, min_n=min_n, min_per_class=min_per_class, level=ci_level,
             order=order.get(name), gap_exclude=set(gap_exclude), grid=grid,
-            target=target_sensitivity, top_k=misclassified_top_k, reference=reference, full=full)
+            target=target_sensitivity, top_k=misclassified_top_k, reference=reference, full=full,
+            class_labels=labels_of_classes)
     return out
 
 
 def _grouping(name, labels, *, y, P, variants, threshold, n_boot, seed, min_n, min_per_class,
-              level, order, gap_exclude, grid, target, top_k, reference, full) -> dict:
+              level, order, gap_exclude, grid, target, top_k, reference, full,
+              class_labels) -> dict:
     present = set(labels.tolist())
     listed = list(dict.fromkeys(g for g in map(_label, order or []) if g in present))
     group_names = listed + sorted(present - set(listed), key=_group_sort_key)
     cells = ["overall"] + group_names
     members = [np.arange(y.size)] + [np.flatnonzero(labels == g) for g in group_names]
-    insufficient = [_insufficiency(y[m], min_n, min_per_class) for m in members]
+    insufficient = [_insufficiency(y[m], min_n, min_per_class, class_labels) for m in members]
     gap_groups = [g for g, r in zip(group_names, insufficient[1:]) if r is None
                   and g not in gap_exclude]
 
@@ -121,7 +130,8 @@ def _grouping(name, labels, *, y, P, variants, threshold, n_boot, seed, min_n, m
     status = {g: _status_fields(y[m], r) for g, m, r in zip(group_names, members[1:],
                                                              insufficient[1:])}
     cell_json = _cells_json(rep, insufficient, level=level, n_boot=n_boot)
-    gaps = gaps_by_variant(rep, gap_groups=gap_groups, level=level, n_boot=n_boot)
+    rule = small_group_rule(min_n, min_per_class)
+    gaps = gaps_by_variant(rep, gap_groups=gap_groups, level=level, n_boot=n_boot, rule=rule)
     per_variant = {v: {**by_cell(cells, cell_json[k]), "gaps": gaps[v]}
                    for k, v in enumerate(variants)}
     result = {
@@ -133,7 +143,7 @@ def _grouping(name, labels, *, y, P, variants, threshold, n_boot, seed, min_n, m
         "thresholds": _thresholds_json(y, P[0], cells, members, insufficient, grid=grid,
                                        threshold=threshold, target=target),
         "threshold_optimizer": threshold_optimizer_what_if(
-            y, P[0], labels, gap_groups=gap_groups, threshold=threshold, seed=seed),
+            y, P[0], labels, gap_groups=gap_groups, threshold=threshold, seed=seed, rule=rule),
         "robustness": robustness_by_variant(rep, insufficient=insufficient, level=level,
                                             n_boot=n_boot),
         "severity_curves": severity_curves(rep, insufficient=insufficient, level=level,
@@ -152,7 +162,8 @@ def _grouping(name, labels, *, y, P, variants, threshold, n_boot, seed, min_n, m
 
 
 def _cells_json(rep: Replicates, insufficient, *, level, n_boot) -> list[list[dict]]:
-    """[variant][cell] -> CELL."""
+    """[variant][cell] -> CELL. A cell too small to judge gets its metrics too (the same
+    estimates and intervals); its status and reason say that it is not judged."""
     lo, hi, n_undef = percentile_interval(rep.values[..., 1:], level=level, axis=-1)
     out = []
     for v in range(len(rep.variants)):
@@ -164,14 +175,13 @@ def _cells_json(rep: Replicates, insufficient, *, level, n_boot) -> list[list[di
                     "reason": insufficient[c], "n": n, "positives": tp + fn,
                     "negatives": tn + fp, "predicted_positives": tp + fp,
                     "confusion_matrix": [[tn, fp], [fn, tp]], "metrics": {}}
-            if not insufficient[c]:
-                for m, name in enumerate(METRICS):
-                    parts = _PROPORTION_PARTS.get(name)
-                    k, den = parts(tp, fp, fn, tn) if parts else (None, n)
-                    cell["metrics"][name] = metric_entry(
-                        value=rep.values[v, c, m, 0], n=den, lo=lo[v, c, m], hi=hi[v, c, m],
-                        n_undef=int(n_undef[v, c, m]), n_boot=n_boot,
-                        undefined_reason=UNDEFINED_REASON[name], successes=k, level=level)
+            for m, name in enumerate(METRICS):
+                parts = _PROPORTION_PARTS.get(name)
+                k, den = parts(tp, fp, fn, tn) if parts else (None, n)
+                cell["metrics"][name] = metric_entry(
+                    value=rep.values[v, c, m, 0], n=den, lo=lo[v, c, m], hi=hi[v, c, m],
+                    n_undef=int(n_undef[v, c, m]), n_boot=n_boot,
+                    undefined_reason=UNDEFINED_REASON[name], successes=k, level=level)
             row.append(cell)
         out.append(row)
     return out
@@ -190,19 +200,12 @@ def _thresholds_json(y, p, cells, members, insufficient, *, grid, threshold, tar
             "target_sensitivity": float(target), **by_cell(cells, tcs)}
 
 
-def _insufficiency(y: np.ndarray, min_n: int, min_per_class: int) -> str | None:
-    n, pos = int(y.size), int(y.sum())
-    neg = n - pos
-    why = []
-    if n < min_n:
-        why.append(f"n={n} < min_n={min_n}")
-    if pos < min_per_class:
-        why.append(f"{pos} positives < min_per_class={min_per_class}")
-    if neg < min_per_class:
-        why.append(f"{neg} negatives < min_per_class={min_per_class}")
-    if (pos == 0 or neg == 0) and not why:   # whatever the minimums, one class cannot be judged
-        why.append("only one class present")
-    return "; ".join(why) or None
+def _insufficiency(y: np.ndarray, min_n: int, min_per_class: int,
+                   class_labels: tuple[str, str] | None = None) -> str | None:
+    """Why the cell of images ``y`` is too small to judge, in words; None when it is judged.
+    Whatever the minimums, one class alone cannot be judged."""
+    return too_few_reason(n=int(y.size), positives=int(y.sum()), min_n=min_n,
+                          min_per_class=min_per_class, class_labels=class_labels)
 
 
 def _status_fields(y: np.ndarray, why: str | None) -> dict:
@@ -313,6 +316,16 @@ def _clean_groupings(groups, n: int) -> dict[str, np.ndarray]:
             raise ValueError(f"groups[{name!r}] has {len(values)} labels, expected {n}")
         out[str(name)] = np.array([_label(x) for x in values], dtype=str)
     return out
+
+
+def _class_labels(class_labels) -> tuple[str, str] | None:
+    if class_labels is None:
+        return None
+    names = [str(c) for c in class_labels]
+    if len(names) != 2 or not all(n.strip() for n in names):
+        raise ValueError(f"class_labels must be two names, (negative, positive) "
+                         f"(got {list(class_labels)!r})")
+    return names[0], names[1]
 
 
 def _full_inputs(y_true_class, y_pred_class, class_names, n):

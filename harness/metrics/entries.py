@@ -27,6 +27,54 @@ WILSON_RULE = (
 )
 
 
+def small_group_rule(min_n: int, min_per_class: int) -> str:
+    """The rule a cell must meet to be judged: ``"at least 30 images and 10 of each class"``.
+
+    Whatever ``min_per_class`` says, a cell needs both classes (one class alone cannot be judged),
+    so the per-class minimum stated is at least 1.
+    """
+    return f"at least {int(min_n)} images and {max(1, int(min_per_class))} of each class"
+
+
+def too_few_reason(*, n: int, positives: int, min_n: int, min_per_class: int,
+                   class_labels: tuple[str, str] | None = None) -> str | None:
+    """Why a cell is too small to judge, in words, or None when it meets the rule.
+
+    ``"too few to judge: 12 images, 3 atopic_dermatitis (the rule: at least 30 images and 10 of
+    each class)"``: the counts that fall short, each class by its name when ``class_labels``
+    (negative, positive) gives them, else as positives / negatives.
+    """
+    negatives = n - positives
+    per_class = max(1, int(min_per_class))
+    short = []
+    if n < min_n:
+        short.append(_count(n, "image", "images"))
+    if class_labels:
+        classes = ((negatives, class_labels[0], class_labels[0]),
+                   (positives, class_labels[1], class_labels[1]))
+    else:
+        classes = ((negatives, "negative", "negatives"), (positives, "positive", "positives"))
+    for count, one, many in classes:
+        if count < per_class:
+            short.append(_count(count, one, many))
+    if not short:
+        return None
+    return f"too few to judge: {', '.join(short)} (the rule: {small_group_rule(min_n, min_per_class)})"
+
+
+def too_few_groups(gap_groups: list[str], rule: str | None = None) -> str:
+    """Why there is nothing to compare: ``"fewer than 2 groups with enough images to compare
+    (only light qualifies; the rule: at least 30 images and 10 of each class)"``."""
+    which = ("none qualifies" if not gap_groups
+             else "only " + ", ".join(str(g) for g in gap_groups) + " qualifies")
+    return (f"fewer than 2 groups with enough images to compare "
+            f"({which}{'; the rule: ' + rule if rule else ''})")
+
+
+def _count(k: int, one: str, many: str) -> str:
+    return f"{int(k)} {one if k == 1 else many}"
+
+
 def use_wilson(successes: float, n: float) -> bool:
     """The Wilson rule (see ``WILSON_RULE``)."""
     return n < WILSON_BELOW_N or min(successes, n - successes) < WILSON_BELOW_COUNT

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bootstrap import percentile_interval
-from .entries import gap_entry
+from .entries import gap_entry, too_few_groups
 from .rates import METRIC_INFO, METRICS
 from .replicates import Replicates
 
@@ -41,11 +41,11 @@ def _empty(groups: list[str], reason: str) -> dict:
 
 
 def gaps_by_variant(rep: Replicates, *, gap_groups: list[str], level: float,
-                    n_boot: int) -> dict[str, dict]:
-    """The GAPS object (see docs/results-schema.md) for every variant of one grouping."""
+                    n_boot: int, rule: str | None = None) -> dict[str, dict]:
+    """The GAPS object (see docs/results-schema.md) for every variant of one grouping; ``rule``
+    (the small-group rule in words) goes into the reason when fewer than two groups qualify."""
     if len(gap_groups) < 2:
-        reason = (f"fewer than 2 groups with enough evidence to compare "
-                  f"(got {len(gap_groups)}: {gap_groups})")
+        reason = too_few_groups(gap_groups, rule)
         return {v: _empty(gap_groups, reason) for v in rep.variants}
     cidx = [1 + rep.cells[1:].index(g) for g in gap_groups]   # cell 0 is overall
     vals = rep.values[:, cidx]                    # (V, G, M, R)

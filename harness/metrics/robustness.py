@@ -36,7 +36,8 @@ def _interval(rep: np.ndarray, level: float):
 
 def robustness_by_variant(rep: Replicates, *, insufficient: list[str | None], level: float,
                           n_boot: int) -> dict:
-    """{variant: {"overall": ROB, "groups": {group: ROB}}} for every variant except clean."""
+    """{variant: {"overall": ROB, "groups": {group: ROB}}} for every variant except clean; a cell
+    too small to judge has ``status: "insufficient"`` and its reason, with the same numbers."""
     flips = _interval(rep.flips, level)
     mi = [METRICS.index(m) for m in DROP_METRICS]
     clean = rep.values[0][:, mi]                        # (C, 2, R)
@@ -56,11 +57,9 @@ def robustness_by_variant(rep: Replicates, *, insufficient: list[str | None], le
             fc = rep.flip_counts[v, c]
             counts = {"flips": int(fc[0]), "right_to_wrong": int(fc[1]),
                       "wrong_to_right": int(fc[2])}
-            if insufficient[c]:
-                cells.append({"status": "insufficient", "reason": insufficient[c], "n": n,
-                              "counts": counts})
-                continue
-            entry = {"status": "ok", "reason": None, "n": n, "counts": counts}
+            # a cell too small to judge gets its numbers too; its status keeps it out of gates
+            entry = {"status": "insufficient" if insufficient[c] else "ok",
+                     "reason": insufficient[c], "n": n, "counts": counts}
             for k, stat in enumerate(FLIP_STATS):
                 point, lo, hi, nu = flips
                 entry[stat] = metric_entry(

@@ -9,7 +9,7 @@ import math
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .entries import as_list, fnum
+from .entries import as_list, fnum, too_few_groups
 from .rates import rates_from_counts
 
 WHAT_IF_LABEL = (
@@ -102,13 +102,14 @@ def _rates(y: np.ndarray, pos_prob: np.ndarray) -> tuple[float, float]:
 
 
 def threshold_optimizer_what_if(y: np.ndarray, p: np.ndarray, groups: np.ndarray, *,
-                                gap_groups: list[str], threshold: float, seed: int) -> dict:
+                                gap_groups: list[str], threshold: float, seed: int,
+                                rule: str | None = None) -> dict:
     """The WHATIF object: equalized-odds post-processing fitted on the ok groups' clean images."""
     base = {"what_if": True, "label": WHAT_IF_LABEL, "constraints": "equalized_odds",
             "objective": "balanced_accuracy_score"}
     if len(gap_groups) < 2:
         return {**base, "status": "skipped",
-                "reason": f"needs at least 2 groups with enough evidence (got {len(gap_groups)})"}
+                "reason": too_few_groups(gap_groups, rule)}
     from fairlearn.postprocessing import ThresholdOptimizer
 
     y = np.asarray(y).astype(bool)

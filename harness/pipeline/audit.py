@@ -65,7 +65,9 @@ def run_audit(cfg: AuditConfig, *, progress: bool = False,
                               variants=variants, perturbed=perturbed, masks=masks, cache=cache,
                               batch_size=cfg.batch_size, timer=timer, progress=progress)
     metrics = metrics_stage(cfg, y_true=data.y_true, p=preds.p, groupings=tone.groupings,
-                            threshold=model.spec.threshold, timer=timer)
+                            threshold=model.spec.threshold, timer=timer,
+                            class_names=model.spec.class_names,
+                            positive_class=model.spec.positive_class)
     cam = gradcam_stage(cfg=cfg, model=model, images=ds.images, image_keys=data.image_keys,
                         variants=variants, probs=preds.p, groups=tone.groupings["group"],
                         cache=cache, perturbed=perturbed, masks=masks, timer=timer,

@@ -11,7 +11,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.pipeline.timer import Timer
 from harness.results.io import group_label, value_summary
-from subgroups import estimate_skin_tone, get_scheme, group_order, label_agreement
+from subgroups import UNKNOWN, estimate_skin_tone, get_scheme, group_order, label_agreement
 
 # Manifest columns that hold human skin-type labels and become groupings of their own.
 LABEL_GROUPING_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur", "monk", "mst", "skin_type")
@@ -64,7 +64,7 @@ def skin_tone_stage(*, images: np.ndarray, extra: pd.DataFrame, settings, scheme
         "scheme_info": get_scheme(scheme, settings=settings).to_dict(),
         "order": group_order(scheme),
         "counts": {g: int((groupings["group"] == g).sum()) for g in group_order(scheme)},
-        "ita": _ita_summary(tone),
+        "ita": ita_summary(tone),
         "label_groupings": {c: _counts(v) for c, v in groupings.items() if c != "group"},
         "label_agreement": agreement,
     }
@@ -93,15 +93,23 @@ def _counts(values: np.ndarray) -> dict[str, int]:
     return {str(k): int(c) for k, c in zip(keys, counts)}
 
 
-def _ita_summary(tone: pd.DataFrame) -> dict[str, Any]:
-    """The ITA distribution, its histogram, and mean L*/b* per group (for colour swatches)."""
+def ita_summary(tone: pd.DataFrame) -> dict[str, Any]:
+    """The ITA distribution, its histogram, and median ITA, L* and b* per group (for colour
+    swatches), over the images whose skin tone is known.
+
+    An image is known when its group is not ``unknown``, whatever its raw ITA: the ITA of an
+    image with too little skin, or skin too uneven to read, is measured but is no evidence, so it
+    is left out of ``n_known``, the summary and the histogram, and the ``unknown`` group gets no
+    median (``None``); it keeps its ``n``.
+    """
     ita = tone["ita"].to_numpy(dtype=float)
-    known = np.isfinite(ita)
+    known = (tone["group"].astype(str) != UNKNOWN).to_numpy() & np.isfinite(ita)
     edges = np.arange(-90, 91, 10)
     hist, _ = np.histogram(ita[known], bins=edges)
     per_group = {}
     for g, frame in tone.groupby("group", sort=False):
-        fin = frame[np.isfinite(frame["ita"].to_numpy(dtype=float))]
+        measured = np.isfinite(frame["ita"].to_numpy(dtype=float)) & (str(g) != UNKNOWN)
+        fin = frame[measured]
         per_group[str(g)] = {
             "n": int(len(frame)),
             "ita_median": float(fin["ita"].median()) if len(fin) else None,
@@ -109,7 +117,7 @@ def _ita_summary(tone: pd.DataFrame) -> dict[str, Any]:
             "b_median": float(fin["b"].median()) if len(fin) and "b" in fin else None,
         }
     return {
-        "n": int(len(ita)), "n_known": int(known.sum()), "summary": value_summary(ita),
+        "n": int(len(ita)), "n_known": int(known.sum()), "summary": value_summary(ita[known]),
         "histogram": {"edges": edges.tolist(), "counts": hist.tolist()},
         "per_group": dict(sorted(per_group.items())),
     }

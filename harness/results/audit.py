@@ -101,10 +101,11 @@ class Audit:
         DataFrame
             Indexed by ``overall`` then every group (in the grouping's order); columns ``status``
             (``ok`` or ``insufficient``), ``n``, and ``<metric>``, ``<metric>_ci_low``,
-            ``<metric>_ci_high`` for every metric. A value that is undefined (a group too small
-            to judge, a precision without predicted positives) is NaN, and why is in
-            ``frame.attrs["reasons"]`` (``{row: {metric: reason}}``, ``"cell"`` for the whole
-            row) and :meth:`reasons`.
+            ``<metric>_ci_high`` for every metric. A group too small to judge keeps its
+            estimates and intervals with ``status`` ``insufficient`` (why: ``"cell"`` in the
+            reasons); a value that is undefined (a precision without predicted positives) is
+            NaN. Why is in ``frame.attrs["reasons"]`` (``{row: {metric: reason}}``, ``"cell"``
+            for the whole row) and :meth:`reasons`.
         """
         cells, order, names = self._cells(grouping, variant)
         rows, reasons = {}, {}

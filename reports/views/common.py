@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from harness.metrics.catalogue import display_name
+from harness.metrics.entries import small_group_rule as judged_rule
 from reports import colour, fmt
 
 GROUP_GROUPING = "group"   # the grouping of the estimated skin tone
@@ -96,14 +97,16 @@ def grouping_title(name: str, results: dict) -> str:
 
 def group_swatches(results: dict, grouping: str, groups: Sequence[str]) -> dict[str, str | None]:
     """``#rrggbb`` per group: for the estimated skin tone the group's median L*, b* when measured,
-    else its median ITA (``groups.ita.per_group``); for a label grouping the median ITA of its
-    images (``findings.label_group_ita``)."""
+    else its median ITA (``groups.ita.per_group``), and none for ``unknown``; for a label grouping
+    the median ITA of its images (``findings.label_group_ita``)."""
     out: dict[str, str | None] = {}
     per_group = as_dict(dig(results, "groups", "ita", "per_group"))
     labelled = as_dict(dig(results, "findings", "label_group_ita", grouping))
     for g in groups:
         sw = None
-        if grouping == GROUP_GROUPING:
+        if grouping == GROUP_GROUPING and g == "unknown":
+            pass   # an ITA measured over too little or too uneven skin paints nothing
+        elif grouping == GROUP_GROUPING:
             pg = as_dict(per_group.get(g))
             if pg:
                 sw = colour.swatch(ita=pg.get("ita_median") if fmt.is_number(pg.get("ita_median")) else None,
@@ -132,6 +135,16 @@ def group_order(gr: dict) -> list[str]:
     if not groups:
         groups = [str(g) for g in as_dict(dig(gr, "variants", CLEAN, "groups"))]
     return groups
+
+
+def small_group_rule(results: dict) -> str:
+    """The rule a group must meet to be judged, ``"at least 30 images and 10 of each class"``
+    (``metrics.settings.min_n`` and ``min_per_class``); ``""`` when the results do not state it."""
+    settings = as_dict(dig(results, "metrics", "settings"))
+    if not fmt.is_number(settings.get("min_n")):
+        return ""
+    per_class = settings.get("min_per_class") if fmt.is_number(settings.get("min_per_class")) else 0
+    return judged_rule(int(settings["min_n"]), int(per_class))
 
 
 def status_n(gr: dict, g: str, cell: dict | None = None) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reports import fmt
-from reports.views.common import as_dict, as_list, ci_level, dig, scheme_view, text
+from reports.views.common import as_dict, as_list, ci_level, dig, scheme_view, small_group_rule, text
 from reports.views.skin_tone import band_ranges
 
 
@@ -36,6 +36,7 @@ def methods(results: dict) -> dict:
         "min_n": fmt.integer(settings.get("min_n")) if fmt.is_number(settings.get("min_n")) else "",
         "min_per_class": (fmt.integer(settings.get("min_per_class"))
                           if fmt.is_number(settings.get("min_per_class")) else ""),
+        "rule": small_group_rule(results),
         "decision_rule": str(settings.get("decision_rule") or ""),
         "ece": fmt.params(settings.get("ece")) if isinstance(settings.get("ece"), dict) else "",
         "gap_exclude": ", ".join(str(x) for x in as_list(settings.get("gap_exclude"))),

@@ -6,7 +6,7 @@ from harness.metrics.catalogue import CATALOGUE, DENOMINATORS, REPORT_GAP_METRIC
 from reports import fmt, plots
 from reports.views.common import (CLEAN, as_dict, as_list, ci_level, dig, gap_row, group_order,
                                   group_swatches, grouping_title, groupings, matrix_view, metric_name,
-                                  slug, status_n)
+                                  slug, small_group_rule, status_n)
 
 
 def tooltip(key: str) -> str:
@@ -29,7 +29,10 @@ CALIBRATION = _columns(("accuracy", "precision", "npv", "brier", "ece"))
 
 def performance(results: dict) -> dict | None:
     """``{"groupings": [view per grouping]}`` (None without metrics): rows per group, confusion
-    matrices, the gaps of ``REPORT_GAP_METRICS``, the equalized-odds difference and a bar chart."""
+    matrices, the gaps of ``REPORT_GAP_METRICS``, the equalized-odds difference and a bar chart.
+
+    A group too small to judge keeps its row: each estimate with its interval and the mark
+    ``fmt.TOO_FEW``, its reason on its name; it stays out of the bar chart and the gaps."""
     grs = groupings(results)
     if not grs:
         return None
@@ -38,6 +41,7 @@ def performance(results: dict) -> dict | None:
     neg_names = [str(c) for c in as_list(model.get("class_names")) if str(c) != pos]
     neg = neg_names[0] if len(neg_names) == 1 else f"not {pos}"
     level = ci_level(results)
+    rule = small_group_rule(results)
     out = []
     for name, gr in grs.items():
         order = group_order(gr)
@@ -56,6 +60,7 @@ def performance(results: dict) -> dict | None:
             if isinstance(cm, list) and len(cm) == 2:
                 matrices.append({"group": label, "n": fmt.integer(cell.get("n")),
                                  "status": cell.get("status", "ok"), "note": str(cell.get("reason") or ""),
+                                 "mark": fmt.TOO_FEW if cell.get("status") == "insufficient" else "",
                                  "tn": fmt.integer(cm[0][0]), "fp": fmt.integer(cm[0][1]),
                                  "fn": fmt.integer(cm[1][0]), "tp": fmt.integer(cm[1][1]),
                                  "swatch": sw.get(label)})
@@ -84,7 +89,8 @@ def performance(results: dict) -> dict | None:
             "gap_groups": ", ".join(f"{g} (n={fmt.integer(status_n(gr, g, cells.get(g)))})"
                                     for g in as_list(gaps.get("groups", gr.get("gap_groups")))),
             "eod": fmt.estimate(eod) if eod else None,
-            "bar_plot": bar_plot, "positive": pos, "negative": neg,
+            "bar_plot": bar_plot, "positive": pos, "negative": neg, "rule": rule,
+            "insufficient": [r["name"] for r in rows if r["status"] == "insufficient"],
             "full": _full_matrix(gr),
         })
     return {"groupings": out} if out else None

@@ -89,7 +89,8 @@ def _variant_name(family: str, sev: int) -> str:
 def _severity_plots(gr: dict, families: dict[str, list[int]], groups: list[str],
                     order: list[str], *, level: str) -> list[dict]:
     """Balanced accuracy (severity 0 = clean) and flip rate by severity: a panel per family, a line
-    per group with enough images (colour = the group's place in ``order``), interval bands."""
+    per group with enough images to judge (colour = the group's place in ``order``), interval
+    bands. A group too small to judge has no line: a curve has no interval at every point."""
     if not families or not any(families.values()):
         return []
     out = []
@@ -99,6 +100,10 @@ def _severity_plots(gr: dict, families: dict[str, list[int]], groups: list[str],
              ("flip_rate", "robustness",
               f"Share of predictions that change, by severity, per skin-tone group, with {bands}."))
     top_sev = max(max(s) for s in families.values() if s)
+    # the overall line too is drawn only when judged (a run smaller than the small-group rule)
+    judged_overall = dig(gr, "variants", CLEAN, "overall", "status", default="ok") == "ok"
+    lines = ([(7, None)] if judged_overall else []) + [
+        (order.index(g) if g in order else i, g) for i, g in enumerate(groups)]
     for key, source, caption in specs:
         label = metric_name(key)
         panels = []
@@ -106,7 +111,7 @@ def _severity_plots(gr: dict, families: dict[str, list[int]], groups: list[str],
         for fam, sevs in families.items():
             xs = ([0] if source == "metric" else []) + list(sevs)
             series = []
-            for idx, g in [(7, None)] + [(order.index(g) if g in order else i, g) for i, g in enumerate(groups)]:
+            for idx, g in lines:
                 ys, lo, hi = [], [], []
                 for s in xs:
                     vname = _variant_name(fam, s)
@@ -151,7 +156,9 @@ def _flip_rows(gr: dict, order: list[str]) -> list[dict]:
             cells.append(fmt.estimate(c.get("flip_rate"), status=c.get("status"), status_n=c.get("n"),
                                       reason=c.get("reason")))
         counts = as_dict(ov.get("counts"))
-        rows.append({"variant": vname, "overall": fmt.estimate(ov.get("flip_rate")), "cells": cells,
+        rows.append({"variant": vname, "overall": fmt.estimate(ov.get("flip_rate"), status=ov.get("status"),
+                                                               status_n=ov.get("n"), reason=ov.get("reason")),
+                     "cells": cells,
                      "r2w": fmt.integer(counts.get("right_to_wrong")), "w2r": fmt.integer(counts.get("wrong_to_right")),
                      "flips": fmt.integer(counts.get("flips")), "n": fmt.integer(ov.get("n"))})
     return rows
@@ -171,7 +178,9 @@ def _drop_rows(gr: dict, order: list[str], families: dict[str, list[int]]) -> li
             c = as_dict(dig(rob, "groups", g))
             cells.append(fmt.estimate(dig(c, "drop", "balanced_accuracy", "absolute"), status=c.get("status"),
                                       status_n=c.get("n"), reason=c.get("reason"), signed=True))
-        rows.append({"variant": vname, "overall": fmt.estimate(dig(rob, "overall", "drop", "balanced_accuracy",
-                                                                    "absolute"), signed=True),
+        ov = as_dict(rob.get("overall"))
+        rows.append({"variant": vname, "overall": fmt.estimate(dig(ov, "drop", "balanced_accuracy", "absolute"),
+                                                               status=ov.get("status"), status_n=ov.get("n"),
+                                                               reason=ov.get("reason"), signed=True),
                      "cells": cells})
     return rows

@@ -6,6 +6,10 @@ from reports import colour, fmt, plots
 from reports.views.common import (GROUP_GROUPING, as_dict, as_list, group_swatches, matrix_view,
                                   scheme_view)
 
+UNKNOWN = "unknown"   # the group of images whose skin tone could not be estimated
+#: What the ITA band column says for it: the reasons an image is unknown (subgroups.ita).
+UNKNOWN_RANGE = "no estimate: too little skin, or its ITA too uneven"
+
 
 def band_ranges(named: list[str], cuts: list[float]) -> dict[str, str]:
     """``{group: "41.0° to 55.0°"}`` for the named groups (light to dark) of a scheme whose cut
@@ -36,12 +40,15 @@ def skin_tone(results: dict) -> dict:
     ranges = band_ranges(named, sch["cuts"])
     rows = []
     for g in order:
-        pg = as_dict(per_group.get(g))
-        sw = swatches.get(g)
+        # an unknown image's ITA was measured over too little (or too uneven) skin: it is no
+        # evidence of a skin tone, so the unknown group shows neither a median nor a swatch
+        pg = as_dict(per_group.get(g)) if g != UNKNOWN else {}
+        sw = swatches.get(g) if g != UNKNOWN else None
         rows.append({
-            "name": g, "n": fmt.integer(counts.get(g, pg.get("n"))), "share": fmt.pct(counts.get(g), total),
+            "name": g, "n": fmt.integer(counts.get(g, as_dict(per_group.get(g)).get("n"))),
+            "share": fmt.pct(counts.get(g), total),
             "swatch": sw or "#cccccc", "swatch_known": sw is not None,
-            "range": ranges.get(g, "not enough skin" if g == "unknown" else fmt.DASH),
+            "range": ranges.get(g, UNKNOWN_RANGE if g == UNKNOWN else fmt.DASH),
             "ita_median": fmt.degrees(pg.get("ita_median")),
             "L": fmt.num(pg.get("L_median"), 1), "b": fmt.num(pg.get("b_median"), 1),
         })
@@ -61,12 +68,14 @@ def skin_tone(results: dict) -> dict:
     s = as_dict(ita.get("summary"))
     ita_summary = None
     if s:
+        n_total, n_known = known_counts(groups)
         ita_summary = {
             "median": f"{fmt.num(s.get('median'), 1)}°", "p05": f"{fmt.num(s.get('p05'), 1)}°",
-            "p95": f"{fmt.num(s.get('p95'), 1)}°", "n": fmt.integer(s.get("n", ita.get("n_known"))),
-            "n_total": fmt.integer(ita.get("n")),
-            "n_unknown": (fmt.integer(ita["n"] - ita["n_known"])
-                          if fmt.is_number(ita.get("n")) and fmt.is_number(ita.get("n_known")) else ""),
+            "p95": f"{fmt.num(s.get('p95'), 1)}°",
+            "n": fmt.integer(n_known if n_known is not None else s.get("n")),
+            "n_total": fmt.integer(n_total),
+            "n_unknown": (fmt.integer(n_total - n_known)
+                          if n_total is not None and n_known is not None and n_total > n_known else ""),
         }
     labels = []
     for col, cnt in as_dict(groups.get("label_groupings")).items():
@@ -83,6 +92,21 @@ def skin_tone(results: dict) -> dict:
                      "has_bands": bool(ranges), "has_boundaries": bool(sch["cuts"]),
                      "summary": ita_summary, "labels": labels, "agreement": agreement,
                      "source": sch["source"]}}
+
+
+def known_counts(groups: dict) -> tuple[int | None, int | None]:
+    """(images, images whose skin tone is known) of the ``groups`` section. Known means: not in
+    the ``unknown`` group, whatever the image's raw ITA; the group counts decide, so a run written
+    before ``groups.ita.n_known`` meant the same says the same as its table."""
+    counts = {str(k): v for k, v in as_dict(groups.get("counts")).items() if fmt.is_number(v)}
+    ita = as_dict(groups.get("ita"))
+    total = ita.get("n") if fmt.is_number(ita.get("n")) else (sum(counts.values()) if counts else None)
+    if total is None:
+        return None, None
+    if counts:
+        return int(total), int(total) - int(counts.get(UNKNOWN, 0))
+    known = ita.get("n_known")
+    return int(total), int(known) if fmt.is_number(known) else None
 
 
 def agreement_view(column: str, a: dict) -> dict:

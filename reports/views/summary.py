@@ -4,7 +4,8 @@ from __future__ import annotations
 from harness.metrics.catalogue import HEADLINE_METRICS
 from reports import fmt
 from reports.views.common import (CLEAN, as_dict, as_list, ci_level, dig, gap_row, group_order,
-                                  grouping_title, groupings, headline_grouping, metric_name, status_n)
+                                  grouping_title, groupings, headline_grouping, metric_name,
+                                  small_group_rule, status_n)
 from reports.views.gates import gates_view
 
 
@@ -60,7 +61,9 @@ def headline(results: dict) -> dict | None:
     gr = groupings(results)[name]
     overall = as_dict(dig(gr, "variants", CLEAN, "overall"))
     om = as_dict(overall.get("metrics"))
-    overall_cells = [{"label": metric_name(k), "cell": fmt.estimate(om.get(k))}
+    overall_cells = [{"label": metric_name(k),
+                      "cell": fmt.estimate(om.get(k), status=overall.get("status"),
+                                           status_n=overall.get("n"), reason=overall.get("reason"))}
                      for k in HEADLINE_METRICS if k in om]
     gaps = as_dict(dig(gr, "variants", CLEAN, "gaps"))
     level = ci_level(results)
@@ -84,18 +87,35 @@ def headline(results: dict) -> dict | None:
                     f"{metric_name(key)} differs between skin-tone groups by {fmt.num(diff['value'])} "
                     f"{fmt.interval(diff.get('ci'))}: {worst} {wv} (n={wn}) vs {best} {bv} (n={bn}); "
                     f"the {level + ' ' if level else ''}interval excludes 0.")
-    insufficient = [f"{g} (n={fmt.integer(dig(gr, 'status', g, 'n'))})" for g in group_order(gr)
-                    if dig(gr, "status", g, "status") == "insufficient"]
-    if insufficient:
-        findings.append("Too few images to judge: " + ", ".join(insufficient) + ".")
+    too_few = [_too_few(g, gr, cells) for g in group_order(gr)
+               if dig(gr, "status", g, "status") == "insufficient"]
+    if too_few:
+        rule = small_group_rule(results)
+        findings.append(f"Too few images to judge{f' (the rule: {rule})' if rule else ''}, so shown "
+                        f"only with wide intervals and never compared or gated: "
+                        + "; ".join(too_few) + ".")
     worst_flip = as_dict(dig(results, "findings", "largest_flip_rate"))
     fr = as_dict(worst_flip.get("flip_rate"))
-    if worst_flip.get("variant") is not None and fmt.is_number(fr.get("value")):
-        findings.append(f"Largest flip rate: {worst_flip['variant']} changes {fmt.num(fr['value'])} "
-                        f"{fmt.interval(fr.get('ci'))} of predictions (n={fmt.integer(fr.get('n'))}).")
+    flip_gr = groupings(results).get(str(worst_flip.get("grouping") or name), gr)
+    flip_status = dig(flip_gr, "robustness", worst_flip.get("variant"), "overall", "status", default="ok")
+    flip = fmt.estimate(fr, status=flip_status)
+    if worst_flip.get("variant") is not None and (flip["raw"] is not None or flip["mark"]):
+        findings.append(f"Largest flip rate: {worst_flip['variant']} changes {flip['value']} {flip['ci']} "
+                        f"of predictions (n={fmt.integer(fr.get('n'))}"
+                        f"{', ' + flip['mark'] if flip['mark'] else ''}).")
     return {"grouping": grouping_title(name, results), "overall": overall_cells,
             "overall_n": fmt.integer(overall.get("n")), "gaps": gap_rows, "findings": findings,
             "gap_status": gaps.get("status"), "gap_reason": str(gaps.get("reason") or "")}
+
+
+def _too_few(g: str, gr: dict, cells: dict) -> str:
+    """``"dark (n=18): balanced accuracy 0.512 [0.301, 0.722]"``; the estimate only with its
+    interval (without one, the group's n alone)."""
+    n = fmt.integer(dig(gr, "status", g, "n", default=dig(cells, g, "n")))
+    cell = fmt.estimate(dig(cells, g, "metrics", "balanced_accuracy"), status="insufficient")
+    if cell["mark"]:
+        return f"{g} (n={n}): balanced accuracy {cell['value']} {cell['ci']}"
+    return f"{g} (n={n})"
 
 
 def summary(results: dict) -> dict:
