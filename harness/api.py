@@ -42,6 +42,7 @@ from harness.compare.comparison import Comparison, judged_comparison
 from harness.compare.runs import read_run, run_from_tables
 from harness.config import build_config, cache_dir_option, check_seed
 from harness.data.arrays import array_data
+from harness.environment import quiet_tensorflow
 from harness.errors import UserError, UserTypeError
 from harness.gates.given import gate_list
 from harness.models.open import ModelWithSpec
@@ -117,7 +118,9 @@ n_boot, batch_size, seed, positive_class, model_spec, trust_model, data_root
     cache : str, Path or None
         Cache folder; ``USER_CACHE`` (the default) is the per-user cache, None no cache.
     quiet : bool
-        Print nothing (by default the command line's lines go to stderr).
+        Print nothing (by default the command line's lines go to stderr); this also sets
+        ``TF_CPP_MIN_LOG_LEVEL`` to 2 when it is lower, which silences TensorFlow's start-up lines
+        if TensorFlow is not imported yet.
     progress : bool, optional
         Progress bars; default on when stderr is a terminal and not ``quiet``.
 
@@ -141,6 +144,8 @@ n_boot, batch_size, seed, positive_class, model_spec, trust_model, data_root
     for name, value in (("strict", strict), ("trust_model", trust_model), ("quiet", quiet)):
         _check_type(name, value, bool, "True or False", optional=False)
     _check_type("progress", progress, bool, "True, False or None")
+    if quiet:  # nothing on stderr: TensorFlow reads its log level once, when first imported
+        quiet_tensorflow(force=True)
     overrides = {
         "perturbations": _perturbations(perturbations), "severities": _severities(severities),
         "gradcam": _gradcam(gradcam), "gradcam_layer": gradcam_layer,

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from harness.config import cache_dir_option, check_seed
+from harness.environment import prepare_libraries
 from harness.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, DermaTraceError, UserError
 
 PROG = "harness"
@@ -32,7 +33,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true",
+                   help="only errors and warnings on stderr: no progress bars, no findings, no "
+                        "TensorFlow start-up lines (raises TF_CPP_MIN_LOG_LEVEL to 2)")
     p.add_argument("--seed", type=int, default=None, help="seed for every random choice (default 0)")
     p.add_argument("--cache", default=None, help="cache folder (default: a per-user cache; 'none' disables)")
 
@@ -191,16 +194,8 @@ def _imagenet_fallbacks(paths: list[str]) -> list[str]:
     return list(paths) + ([env] if env else [])
 
 
-def _quiet_libraries() -> None:
-    """Keep third-party libraries from phoning home or chattering (set once, at the boundary)."""
-    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    _quiet_libraries()
     parser = build_parser()
     try:
         if argv is None:
@@ -215,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_BAD_INPUT
+        # Before any command imports a library that reads its settings once (TensorFlow's log
+        # level is fixed when it is imported, at the model's first prediction).
+        prepare_libraries(quiet=args.quiet)
         return _dispatch(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
