@@ -344,15 +344,14 @@ def _perturbations(value: Any) -> Any:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise UserTypeError(f"perturbations: expected a list of family names, got {_shown(value)}"
                             "; e.g. perturbations=['blur', 'brightness_up']")
-    from perturbations import FAMILIES, presets  # the ladder's modules: needed by an audit only
+    # the ladder's modules: needed by an audit only
+    from perturbations import FAMILIES, presets
+    from perturbations.registry import unknown_name_message
 
-    known = list(FAMILIES) + presets()
+    known = {k.replace("-", "_") for k in list(FAMILIES) + presets()}
     for name in value:
-        if name not in known and name.replace("-", "_") not in {k.replace("-", "_") for k in known}:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise UserError(f"perturbations: unknown family {name!r}; {hint}choose from "
-                            f"{', '.join(known)}")
+        if name.replace("-", "_") not in known:
+            raise UserError(unknown_name_message(name, option="perturbations"))
     return list(value)
 
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "gate": ("harness.commands.gate", "gate", ["gate", "RUN", "--gates", "g.yaml"]),
     "ita": ("harness.commands.ita", "ita", ["ita", "D"]),
     "perturb": ("harness.commands.perturb", "perturb", ["perturb", "D", "--out", "O"]),
+    "perturbations": ("harness.commands.perturbations", "perturbations", ["perturbations"]),
     "train": ("harness.commands.train", "train", ["train", "--data", "D", "--out", "m.keras"]),
     "demo": ("harness.commands.demo", "demo", ["demo"]),
 }
