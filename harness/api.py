@@ -23,9 +23,11 @@ unknown keyword (with a did-you-mean), raises :class:`harness.errors.UserTypeErr
 ``TypeError``. Both are ``UserError``, the one expected-failure type the command line turns into
 exit code 2. A value given as the command line's text (``severities="1,3"``,
 ``perturbations="blur,redness"``) is read and checked by the command line's own code, whose
-messages name the command-line option (``--severities``); so are the ranges of ``n_boot``,
-``batch_size`` and ``seed``, and the skin-tone scheme's name, so that ``harness run`` says what it
-always said.
+messages name the command-line option (``--severities``); so are the ranges of ``batch_size``
+and ``seed``, and the skin-tone scheme's name, so that ``harness run`` says what it always said.
+``n_boot`` is checked here, by the rule the config uses (:func:`harness.config.check_option`), and
+named as the keyword; ``harness run`` checks ``--n-boot`` by the same rule before calling
+:func:`audit`.
 """
 from __future__ import annotations
 
@@ -38,13 +40,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.paired.comparison import Comparison, judged_comparison
-from harness.paired.runs import read_run, run_from_tables
-from harness.config import build_config, cache_dir_option, check_seed
+from harness.config import build_config, cache_dir_option, check_option, check_seed
 from harness.data.arrays import array_data
+from harness.environment import quiet_tensorflow
 from harness.errors import UserError, UserTypeError
 from harness.gates.given import gate_list
 from harness.models.open import ModelWithSpec
+from harness.paired.comparison import Comparison, judged_comparison
+from harness.paired.runs import read_run, run_from_tables
 from harness.models.sidecar import PREPROCESSING, parse_input_size
 from harness.results.audit import Audit
 
@@ -117,7 +120,9 @@ n_boot, batch_size, seed, positive_class, model_spec, trust_model, data_root
     cache : str, Path or None
         Cache folder; ``USER_CACHE`` (the default) is the per-user cache, None no cache.
     quiet : bool
-        Print nothing (by default the command line's lines go to stderr).
+        Print nothing (by default the command line's lines go to stderr); this also sets
+        ``TF_CPP_MIN_LOG_LEVEL`` to 2 when it is lower, which silences TensorFlow's start-up lines
+        if TensorFlow is not imported yet.
     progress : bool, optional
         Progress bars; default on when stderr is a terminal and not ``quiet``.
 
@@ -138,9 +143,13 @@ n_boot, batch_size, seed, positive_class, model_spec, trust_model, data_root
         _check_type(name, value, str, "a string")
     for name, value in (("n_boot", n_boot), ("batch_size", batch_size), ("seed", seed)):
         _check_type(name, value, numbers.Integral, "a whole number", no_bool=True)
+    if n_boot is not None:
+        n_boot = check_option("n_boot", n_boot, source="n_boot")
     for name, value in (("strict", strict), ("trust_model", trust_model), ("quiet", quiet)):
         _check_type(name, value, bool, "True or False", optional=False)
     _check_type("progress", progress, bool, "True, False or None")
+    if quiet:  # nothing on stderr: TensorFlow reads its log level once, when first imported
+        quiet_tensorflow(force=True)
     overrides = {
         "perturbations": _perturbations(perturbations), "severities": _severities(severities),
         "gradcam": _gradcam(gradcam), "gradcam_layer": gradcam_layer,
@@ -155,7 +164,7 @@ n_boot, batch_size, seed, positive_class, model_spec, trust_model, data_root
     with _run_dir(out) as run_dir:
         cfg = build_config(model=model_arg, data=data_arg, out=run_dir, config=_text(config),
                            overrides=overrides)
-        _check_names_early(cfg)
+        _check_before_work(cfg)
         # The pipeline imports the stages' kernels (scipy, scikit-learn, fairlearn): on use.
         from harness.pipeline.audit import run_audit
 
@@ -339,15 +348,14 @@ def _perturbations(value: Any) -> Any:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise UserTypeError(f"perturbations: expected a list of family names, got {_shown(value)}"
                             "; e.g. perturbations=['blur', 'brightness_up']")
-    from perturbations import FAMILIES, presets  # the ladder's modules: needed by an audit only
+    # the ladder's modules: needed by an audit only
+    from perturbations import FAMILIES, presets
+    from perturbations.registry import unknown_name_message
 
-    known = list(FAMILIES) + presets()
+    known = {k.replace("-", "_") for k in list(FAMILIES) + presets()}
     for name in value:
-        if name not in known and name.replace("-", "_") not in {k.replace("-", "_") for k in known}:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise UserError(f"perturbations: unknown family {name!r}; {hint}choose from "
-                            f"{', '.join(known)}")
+        if name.replace("-", "_") not in known:
+            raise UserError(unknown_name_message(name, option="perturbations"))
     return list(value)
 
 
@@ -396,15 +404,47 @@ def _cache_dir(cache: Any) -> Path | None:
     return cache_dir_option(cache)
 
 
-def _check_names_early(cfg: Any) -> None:
-    """An unknown perturbation or skin-tone scheme stops here, before the model is opened (with
-    the messages the pipeline would give later)."""
+def _check_before_work(cfg: Any) -> None:
+    """What can be judged without the model or the images stops here, before either is opened
+    and before the run directory is created (``build_config`` has checked the option values):
+    the files the options name, the skin-tone scheme with its settings, and a gate file against
+    the perturbations and severities this run will have (its groupings are known only once the
+    images are read: the pipeline checks those)."""
     # Needed by an audit only (subgroups pulls in scipy): not at import, which load_run shares.
+    from harness.gates.evaluate import check_gates, load_gates
     from perturbations import ladder
     from subgroups import get_scheme
 
-    ladder(list(cfg.perturbations), list(cfg.severities))
+    for option, value, is_there, what in (("--model-spec", cfg.model_spec, Path.is_file, "file"),
+                                          ("--data-root", cfg.data_root, Path.is_dir, "folder")):
+        if value is not None and not is_there(Path(value)):
+            raise UserError(f"{option} {value}: not a {what}; check the path")
+    variants = [v.name for v in ladder(list(cfg.perturbations), list(cfg.severities))]
     get_scheme(cfg.skin_tone_scheme, settings=cfg.skin_tone)
+    if cfg.gates:
+        gates = load_gates(cfg.gates)
+        if variants:
+            _check_gate_severities(gates, severities=cfg.severities)
+        check_gates(gates, variants=variants)
+
+
+def _check_gate_severities(gates: list, *, severities: tuple[int, ...]) -> None:
+    """A gate that judges every family at some severities needs all of them in the run."""
+    for gate in gates:
+        if gate.kind == "regression" or gate.perturbation is not None or gate.severity is None:
+            continue
+        missing = [s for s in gate.severity if s not in severities]
+        if missing:
+            need = ",".join(str(s) for s in sorted(set(severities) | set(gate.severity)))
+            raise UserError(
+                f"{gate.label}: judges every perturbation family at severities "
+                f"{_listed(gate.severity)}, but this run has only {_listed(severities)}; run "
+                f"with --severities {need} (the default 1-5 has them all), or use a gate file "
+                f"without this gate")
+
+
+def _listed(values) -> str:
+    return ", ".join(str(v) for v in values)
 
 
 def _stderr_log(quiet: bool) -> Callable[[str], None]:

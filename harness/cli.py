@@ -15,9 +15,12 @@ import traceback
 from pathlib import Path
 
 from harness.config import cache_dir_option, check_seed
+from harness.environment import prepare_libraries
 from harness.errors import EXIT_BAD_INPUT, EXIT_UNEXPECTED, DermaTraceError, UserError
 
 PROG = "harness"
+#: The skin-tone binning schemes (subgroups.schemes.SCHEME_NAMES; importing it costs a second).
+_SCHEMES = "chardon6 (default), coarse3, kinyanjui8, fitzpatrick"
 
 
 def _progress(quiet: bool) -> bool:
@@ -31,10 +34,30 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message} (see --help)")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+def _quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true",
+                   help="only errors and warnings on stderr: no progress bars, no findings, no "
+                        "TensorFlow start-up lines (raises TF_CPP_MIN_LOG_LEVEL to 2)")
+
+
+def _seed(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed for every random choice (default 0)")
+
+
+def _cache(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", default=None, help="cache folder (default: a per-user cache; 'none' disables)")
+
+
+def _strict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict", action="store_true",
+                   help="a WARN verdict (only the point estimate breaches a bound) fails too")
+
+
+def _recipes() -> str:
+    """The recipe names, from the recipe table itself."""
+    from harness.train.recipes import RECIPES  # a table of plain values: no TensorFlow
+
+    return ", ".join(RECIPES)
 
 
 def _model_opts(p: argparse.ArgumentParser) -> None:
@@ -55,59 +78,86 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory (default: runs/<model name>)")
     p.add_argument("--config", default=None, help="YAML audit config (default: configs/default.yaml)")
     p.add_argument("--gates", default=None, help="YAML gate file; exit 1 when a gate fails")
-    p.add_argument("--strict", action="store_true", help="fail on WARN verdicts too")
-    p.add_argument("--perturbations", default=None, help="a,b,...|clinical|imagenet-c|none")
+    _strict(p)
+    p.add_argument("--perturbations", default=None,
+                   help="a,b,...|clinical|imagenet-c|all|none (default clinical); "
+                        "'harness perturbations' lists them")
     p.add_argument("--severities", default=None, help="e.g. 1,2,3 (default 1-5)")
-    p.add_argument("--gradcam", default=None, help="N|all|none|auto")
+    p.add_argument("--gradcam", default=None,
+                   help="images that get Grad-CAM heatmaps: N (a stratified sample of exactly N), "
+                        "all, none or auto (default: all while the heatmaps stay within a budget)")
     p.add_argument("--gradcam-layer", default=None, help="layer for Grad-CAM (default: found)")
-    p.add_argument("--skin-tone-scheme", default=None, help="ITA binning scheme (default chardon6)")
+    p.add_argument("--skin-tone-scheme", default=None, help=f"ITA binning scheme: {_SCHEMES}")
     p.add_argument("--data-root", default=None, help="root for a manifest's relative paths")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--n-boot", type=int, default=None, help="bootstrap replicates (default 1000)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="images per forward pass of the model (default 32); changes speed and "
+                        "memory, not results")
+    p.add_argument("--n-boot", type=int, default=None,
+                   help="bootstrap resamples for the confidence intervals (default 1000; at least 1)")
     _model_opts(p)
-    _common(p)
+    _seed(p)
+    _cache(p)
+    _quiet(p)
 
     p = sub.add_parser("compare", help="compare a baseline run with a candidate run")
     p.add_argument("--baseline", required=True, help="run directory of the baseline model")
     p.add_argument("--candidate", required=True, help="run directory of the candidate model")
-    p.add_argument("--gates", default=None, help="YAML gate file (regression gates)")
-    p.add_argument("--strict", action="store_true")
+    p.add_argument("--gates", default=None,
+                   help="YAML gate file: absolute gates judged on the candidate, regression gates "
+                        "(max_regression) on the comparison; exit 1 when a gate fails")
+    _strict(p)
     p.add_argument("--out", default=None, help="output folder (default: <candidate>/compare)")
-    _common(p)
+    _seed(p)
+    _quiet(p)
 
     p = sub.add_parser("report", help="re-render report.html from a run's results.json")
     p.add_argument("run_dir")
-    _common(p)
+    _quiet(p)
 
     p = sub.add_parser("gate", help="re-check gates from a run's results.json (no model, no TensorFlow)")
     p.add_argument("run_dir")
-    p.add_argument("--gates", required=True)
-    p.add_argument("--strict", action="store_true")
-    _common(p)
+    p.add_argument("--gates", required=True,
+                   help="YAML gate file to judge the run against; exit 1 when a gate fails")
+    _strict(p)
+    _quiet(p)
 
     p = sub.add_parser("ita", help="skin-tone estimate per image")
     p.add_argument("data")
     p.add_argument("--out", default=None, help="CSV to write (default: standard output)")
-    p.add_argument("--scheme", default="chardon6")
+    p.add_argument("--scheme", default="chardon6", help=f"ITA binning scheme: {_SCHEMES}")
     p.add_argument("--size", type=int, default=224, help="image side the estimate is made at")
-    _common(p)
+    _quiet(p)
 
     p = sub.add_parser("perturb", help="write the perturbation ladder for a folder of images")
     p.add_argument("data")
-    p.add_argument("--out", required=True)
-    p.add_argument("--perturbations", default=None)
-    p.add_argument("--severities", default=None)
+    p.add_argument("--out", required=True, help="folder to write DIR/<family>@<severity>/... into")
+    p.add_argument("--perturbations", default=None,
+                   help="a,b,...|clinical|imagenet-c|all (default clinical)")
+    p.add_argument("--severities", default=None, help="e.g. 1,2,3 (default 1-5)")
     p.add_argument("--preview", action="store_true", help="also write DIR/preview.png")
     p.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE first")
-    _common(p)
+    _seed(p)
+    _quiet(p)
 
-    p = sub.add_parser("train", help="train the DermaTrace classifier")
-    p.add_argument("--data", required=True)
+    p = sub.add_parser("perturbations", help="list the perturbation families (what each varies, "
+                       "its parameters at each severity) and the presets")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="families or presets to show (default: all)")
+    _quiet(p)
+
+    p = sub.add_parser("train", help="train the DermaTrace classifier",
+                       description=f"Train the DermaTrace classifier. Recipes: {_recipes()}.")
+    p.add_argument("--data", required=True,
+                   help="folder of class subfolders or a manifest (of a folder with train/, only "
+                        "train/ is read)")
     p.add_argument("--out", required=True, help="M.keras to write (the sidecar M.json beside it)")
-    p.add_argument("--recipe", default="baseline")
+    p.add_argument("--recipe", default="baseline", help=f"{_recipes()} (default baseline)")
     p.add_argument("--backbone-weights", default="imagenet", help="imagenet|none|PATH")
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of the training images held out for early stopping (finetune "
+                        "only; default 0.2)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs (default: the recipe's; a maximum under early stopping)")
     p.add_argument("--input-size", type=int, default=None,
                    help="square input size in pixels (default: the recipe's)")
     p.add_argument("--folds", type=int, default=5,
@@ -117,11 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--imagenet-fallback", action="append", default=[], metavar="PATH",
                    help="local weights file for --backbone-weights imagenet when Keras cannot "
                         "download (repeatable; also $DERMATRACE_IMAGENET_WEIGHTS)")
-    _common(p)
+    _seed(p)
+    _cache(p)
+    _quiet(p)
 
     p = sub.add_parser("demo", help="the whole story on synthetic skin: no data, no download")
     p.add_argument("--out", default="demo-out")
-    _common(p)
+    _seed(p)
+    _cache(p)
+    _quiet(p)
     return parser
 
 
@@ -130,7 +184,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
     quiet = args.quiet
     progress = _progress(quiet)
-    seed = 0 if args.seed is None else args.seed
+    given_seed = getattr(args, "seed", None)  # only the commands that draw anything take --seed
+    seed = 0 if given_seed is None else given_seed
     check_seed(seed)
     if cmd == "run":
         from harness.commands.run import run
@@ -167,6 +222,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return perturb(data=args.data, out=args.out, perturbations=args.perturbations,
                        severities=args.severities, preview=args.preview, seed=seed,
                        size=args.size, quiet=quiet)
+    if cmd == "perturbations":
+        from harness.commands.perturbations import perturbations
+
+        return perturbations(names=args.names, quiet=quiet)
     if cmd == "train":
         from harness.commands.train import train
 
@@ -191,16 +250,8 @@ def _imagenet_fallbacks(paths: list[str]) -> list[str]:
     return list(paths) + ([env] if env else [])
 
 
-def _quiet_libraries() -> None:
-    """Keep third-party libraries from phoning home or chattering (set once, at the boundary)."""
-    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    _quiet_libraries()
     parser = build_parser()
     try:
         if argv is None:
@@ -215,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_BAD_INPUT
+        # Before any command imports a library that reads its settings once (TensorFlow's log
+        # level is fixed when it is imported, at the model's first prediction).
+        prepare_libraries(quiet=args.quiet)
         return _dispatch(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ options, files or environment variables on its own.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -190,7 +191,7 @@ def parse_severities(value: str | list | int | None, *, option: str = "--severit
     return tuple(sorted(set(out)))
 
 
-def parse_gradcam(value: str | int | None) -> str:
+def parse_gradcam(value: str | int | None, *, option: str = "--gradcam") -> str:
     """``auto``, ``all``, ``none`` or a positive number of images."""
     if value is None:
         return "auto"
@@ -199,7 +200,7 @@ def parse_gradcam(value: str | int | None) -> str:
         return text
     if text.isdigit() and int(text) > 0:
         return text
-    raise UserError(f"--gradcam: expected all, none, auto or a number of images, got {value!r}")
+    raise UserError(f"{option}: expected all, none, auto or a number of images, got {value!r}")
 
 
 #: Attention shares every Grad-CAM section has (harness.explain.attention); a user region may not take
@@ -236,10 +237,41 @@ def cache_dir_option(value: str | Path | None) -> Path | None:
     return Path(value)
 
 
-def check_seed(seed) -> None:
+def check_seed(seed, *, option: str = "--seed") -> None:
     """A seed is a whole number of 0 or more (NumPy's generators refuse negatives)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UserError(f"--seed: must be a whole number of 0 or more, got {seed!r}")
+        raise UserError(f"{option}: must be a whole number of 0 or more, got {seed!r}")
+
+
+#: What the metrics accept for each audit option they take (``harness.metrics.audit``'s own
+#: rules, checked here when the config is built so that a bad value stops before any work):
+#: key -> (valid?, what it must be).
+_RANGES = {
+    "n_boot": (lambda v: v >= 1, "a whole number of at least 1 (the bootstrap resamples of "
+                                 "every interval)"),
+    "min_group_n": (lambda v: v >= 1, "a whole number of at least 1"),
+    "min_group_per_class": (lambda v: v >= 0, "a whole number of 0 or more"),
+    "target_sensitivity": (lambda v: 0.0 < v <= 1.0, "a number above 0 and at most 1"),
+    "batch_size": (lambda v: v >= 1, "a whole number of at least 1"),
+}
+
+
+def check_option(key: str, value: Any, *, source: str) -> int | float:
+    """``value`` of the audit option ``key`` (one of :data:`_RANGES`) as a plain int or float, or
+    one line naming ``source``: a command-line option (``--n-boot``), a keyword argument
+    (``n_boot``) or a config file and its key (``my.yaml: n_boot``)."""
+    ok, must = _RANGES[key]
+    kind = numbers.Real if key == "target_sensitivity" else numbers.Integral
+    if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
+        fix = "; fix it in the audit config" if ": " in source else ""
+        raise UserError(f"{source}: must be {must}, got {value!r}{fix}")
+    return float(value) if kind is numbers.Real else int(value)
+
+
+def _check_ranges(merged: dict[str, Any], set_by) -> None:
+    for key in _RANGES:
+        if key in merged:
+            merged[key] = check_option(key, merged[key], source=set_by(key))
 
 
 def _setter(from_file: dict[str, Any], overrides: dict[str, Any] | None, where: str):
@@ -277,18 +309,17 @@ def build_config(*, model: str, data: str, out: str | Path, config: str | None =
         pert_names = parse_list(pert, option=set_by("perturbations"))
     severities = parse_severities(merged.pop("severities", None), option=set_by("severities"))
     ladder(pert_names, severities, option=set_by("perturbations"))  # unknown names fail here
-    gradcam = parse_gradcam(merged.pop("gradcam", None))
+    gradcam = parse_gradcam(merged.pop("gradcam", None), option=set_by("gradcam"))
     label_groupings = merged.pop("label_groupings", None)
-    n_boot = int(merged.get("n_boot", 1000))
-    if n_boot < 0:
-        raise UserError(f"n_boot: must be 0 (no intervals) or more, got {n_boot}")
-    batch = int(merged.get("batch_size", 32))
-    if batch < 1:
-        raise UserError(f"--batch-size: must be at least 1, got {batch}")
-    ts = float(merged.get("target_sensitivity", 0.9))
-    if not 0.0 < ts < 1.0:
-        raise UserError(f"target_sensitivity: must be between 0 and 1, got {ts}")
-    check_seed(merged.get("seed", 0))
+    _check_ranges(merged, set_by)
+    check_seed(merged.get("seed", 0), option=set_by("seed"))
+    if "skin_tone_scheme" in merged:
+        from subgroups.schemes import SCHEME_NAMES
+
+        if merged["skin_tone_scheme"] not in SCHEME_NAMES:
+            raise UserError(f"{set_by('skin_tone_scheme')}: unknown skin-tone scheme "
+                            f"{merged['skin_tone_scheme']!r}; choose one of "
+                            f"{', '.join(SCHEME_NAMES)}")
     regions = merged.get("attention_regions")
     if regions:
         for name, box in regions.items():

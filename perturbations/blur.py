@@ -54,6 +54,8 @@ def gaussian_blur(images: np.ndarray, *, sigma_px: float, border: str = "reflect
 SPECS = [
     FamilySpec(
         name="blur", kernel=gaussian_blur, kind="blur",
+        summary=("focus error or hand shake: Gaussian blur of sigma_px pixels at the model's input"
+                 " size"),
         table={1: {"sigma_px": 0.5}, 2: {"sigma_px": 1.0}, 3: {"sigma_px": 1.5},
                4: {"sigma_px": 2.0}, 5: {"sigma_px": 3.0}},
     ),

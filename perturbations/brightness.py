@@ -38,11 +38,15 @@ def scale_lightness(images: np.ndarray, *, L_factor: float, lab: np.ndarray | No
 SPECS = [
     FamilySpec(
         name="brightness_down", kernel=scale_lightness, uses_lab=True, version=2,
+        summary=("under-exposure: CIELAB lightness L* times L_factor (below 1), a* and b* (the "
+                 "hue) kept"),
         table={1: {"L_factor": 0.9}, 2: {"L_factor": 0.8}, 3: {"L_factor": 0.7},
                4: {"L_factor": 0.6}, 5: {"L_factor": 0.5}},
     ),
     FamilySpec(
         name="brightness_up", kernel=scale_lightness, uses_lab=True, version=2,
+        summary=("over-exposure: CIELAB lightness L* times L_factor (above 1), a* and b* (the hue)"
+                 " kept"),
         table={1: {"L_factor": 1.1}, 2: {"L_factor": 1.2}, 3: {"L_factor": 1.3},
                4: {"L_factor": 1.4}, 5: {"L_factor": 1.5}},
     ),

@@ -44,11 +44,15 @@ def scale_contrast(images: np.ndarray, *, factor: float, lab: np.ndarray | None 
 SPECS = [
     FamilySpec(
         name="contrast_down", kernel=scale_contrast, uses_lab=True, version=2,
+        summary=("flatter lighting: L* pulled towards the image's mean L* by factor (below 1), a* "
+                 "and b* kept"),
         table={1: {"factor": 0.9}, 2: {"factor": 0.8}, 3: {"factor": 0.7},
                4: {"factor": 0.6}, 5: {"factor": 0.5}},
     ),
     FamilySpec(
         name="contrast_up", kernel=scale_contrast, uses_lab=True, version=2,
+        summary=("harsher lighting: L* pushed away from the image's mean L* by factor (above 1), "
+                 "a* and b* kept"),
         table={1: {"factor": 1.1}, 2: {"factor": 1.2}, 3: {"factor": 1.3},
                4: {"factor": 1.4}, 5: {"factor": 1.5}},
     ),

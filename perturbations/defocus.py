@@ -80,6 +80,7 @@ def defocus_blur(images: np.ndarray, *, radius_px: float) -> np.ndarray:
 SPECS = [
     FamilySpec(
         name="defocus_blur", kernel=defocus_blur, kind="blur",
+        summary="lens out of focus: convolution with an anti-aliased disk of radius_px pixels",
         table={1: {"radius_px": 1.0}, 2: {"radius_px": 1.5}, 3: {"radius_px": 2.0},
                4: {"radius_px": 3.0}, 5: {"radius_px": 4.0}},
     ),

@@ -80,19 +80,28 @@ def _table(key, values):
 
 SPECS = [
     FamilySpec(name="imagenet_c_brightness", kernel=hsv_value_shift, credit=CREDIT,
+               summary=("ImageNet-C brightness: HSV value + value_shift (on a 0-1 scale), clipped;"
+                        " hue and saturation kept"),
                table=_table("value_shift", (0.1, 0.2, 0.3, 0.4, 0.5))),
     FamilySpec(name="imagenet_c_contrast", kernel=channel_contrast, credit=CREDIT,
+               summary="ImageNet-C contrast: each RGB channel about its image mean, times factor",
                table=_table("factor", (0.4, 0.3, 0.2, 0.1, 0.05))),
     FamilySpec(name="imagenet_c_gaussian_blur", kernel=gaussian_blur, kind="blur", credit=CREDIT,
+               summary="ImageNet-C Gaussian blur: sigma_px pixels, edges replicated",
                table={k: {"sigma_px": s, "border": "replicate"}
                       for k, s in zip(range(1, 6), (1.0, 2.0, 3.0, 4.0, 6.0))}),
     FamilySpec(name="imagenet_c_defocus_blur", kernel=disk_defocus, kind="blur", credit=CREDIT,
+               summary=("ImageNet-C defocus blur: their disk of radius pixels, smoothed by "
+                        "alias_blur"),
                table={k: {"radius": r, "alias_blur": a}
                       for k, (r, a) in zip(range(1, 6), ((3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5)))}),
     FamilySpec(name="imagenet_c_motion_blur", kernel=magick_motion_blur, kind="blur", credit=CREDIT,
+               summary=("ImageNet-C motion blur: ImageMagick's trail of radius pixels and sigma, "
+                        "at an angle of -45 to 45 degrees drawn per image"),
                sample=sample_angle(-45.0, 45.0),
                table={k: {"radius": r, "sigma": s}
                       for k, (r, s) in zip(range(1, 6), ((10, 3.0), (15, 5.0), (15, 8.0), (15, 12.0), (20, 15.0)))}),
     FamilySpec(name="imagenet_c_jpeg", kernel=jpeg_roundtrip, kind="compression", credit=CREDIT,
+               summary="ImageNet-C JPEG compression: encode and decode at quality (0-100)",
                table=_table("quality", (25, 18, 15, 10, 7))),
 ]

@@ -41,6 +41,8 @@ def jpeg_roundtrip(images: np.ndarray, *, quality: int) -> np.ndarray:
 SPECS = [
     FamilySpec(
         name="jpeg", kernel=jpeg_roundtrip, kind="compression",
+        summary=("recompression (messaging apps, uploads): JPEG encode and decode at quality "
+                 "(0-100), 4:2:0 chroma"),
         table={1: {"quality": 70}, 2: {"quality": 50}, 3: {"quality": 35},
                4: {"quality": 20}, 5: {"quality": 10}},
     ),

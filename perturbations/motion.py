@@ -109,6 +109,8 @@ def sample_angle(low: float, high: float):
 SPECS = [
     FamilySpec(
         name="motion_blur", kernel=motion_blur, kind="blur", sample=sample_angle(0.0, 180.0),
+        summary=("camera or patient moving: a straight streak of length_px pixels at an angle "
+                 "drawn per image"),
         table={1: {"length_px": 3.0}, 2: {"length_px": 5.0}, 3: {"length_px": 7.0},
                4: {"length_px": 10.0}, 5: {"length_px": 14.0}},
     ),

@@ -49,6 +49,8 @@ def _sample_seeds(params, seeds: np.ndarray) -> dict:
 SPECS = [
     FamilySpec(
         name="noise", kernel=gaussian_noise, kind="noise", sample=_sample_seeds,
+        summary=("sensor noise: Gaussian noise of sigma 8-bit levels per pixel and channel, seeded"
+                 " per image"),
         table={1: {"sigma": 2.0}, 2: {"sigma": 4.0}, 3: {"sigma": 6.0},
                4: {"sigma": 10.0}, 5: {"sigma": 15.0}},
     ),

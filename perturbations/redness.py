@@ -58,6 +58,8 @@ def add_redness(images: np.ndarray, *, da: float, dL: float, feather_frac: float
 SPECS = [
     FamilySpec(
         name="redness", kernel=add_redness, uses_lab=True, version=2, uses_mask=True,
+        summary=("erythema: CIELAB a* + da and L* + dL in the skin/lesion region, faded over an "
+                 "edge of feather_frac of the shorter image side"),
         table={k: {"da": da, "dL": -0.25 * da, "feather_frac": FEATHER_FRAC}
                for k, da in zip(range(1, 6), (2.0, 4.0, 6.0, 9.0, 12.0))},
     ),

@@ -12,6 +12,7 @@ the six core names) and ``imagenet-c``; ``all`` names every family.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import zlib
@@ -164,6 +165,37 @@ def load_preset(name: str = "clinical") -> dict:
             "families": [str(f) for f in data["families"]], "severities": [int(s) for s in severities]}
 
 
+def similar_names(name: str) -> list[str]:
+    """The families and presets an unknown ``name`` might mean: those whose name contains it as
+    whole words (``brightness`` -> ``brightness_down``, ``brightness_up``; ``motion`` ->
+    ``motion_blur``, ``imagenet_c_motion_blur``), else close spellings (``blurr`` -> ``blur``)."""
+    known = list(FAMILIES) + presets()
+    words = [w for w in name.strip().lower().replace("-", "_").split("_") if w]
+    if not words:
+        return []
+
+    def contains(candidate: str) -> bool:
+        parts = candidate.replace("-", "_").split("_")
+        return any(parts[i:i + len(words)] == words for i in range(len(parts) - len(words) + 1))
+
+    return [k for k in known if contains(k)] or \
+        difflib.get_close_matches(name.strip().lower(), known, n=3, cutoff=0.6)
+
+
+def unknown_name_message(name: str, *, option: str = "--perturbations") -> str:
+    """The one line for an unknown perturbation ``name`` given by ``option``: what it might mean
+    (:func:`similar_names`), or every name; and where each is described."""
+    close = similar_names(name)
+    if close:
+        quoted = [repr(c) for c in close]
+        either = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        return (f"{option}: unknown perturbation {name!r}; did you mean {either}? "
+                f"'harness perturbations' lists every family, its parameters at each severity, "
+                f"and the presets")
+    return (f"{option}: unknown perturbation {name!r}; choose from {', '.join(FAMILIES)} or a "
+            f"preset ({', '.join(presets())}); 'harness perturbations' describes each")
+
+
 def families(preset: str = "clinical") -> list[str]:
     """The family names of a preset (``clinical`` by default; ``imagenet-c``; ``all``; a YAML path)."""
     return load_preset(preset)["families"]
@@ -188,8 +220,7 @@ def ladder(families: Sequence[str], severities: Sequence[int], *,
         elif item.lower().replace("-", "_") in known_presets:
             names.extend(load_preset(item)["families"])
         else:
-            raise UserError(f"{option}: unknown perturbation {item!r}; choose from "
-                            f"{', '.join(FAMILIES)} or a preset ({', '.join(presets())})")
+            raise UserError(unknown_name_message(item, option=option))
     sev: list[int] = []
     for s in severities:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or int(s) not in SEVERITIES:

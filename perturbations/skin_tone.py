@@ -104,10 +104,14 @@ _DEGREES = (5.0, 10.0, 20.0, 30.0, 40.0)
 SPECS = [
     FamilySpec(
         name="skin_tone_darker", kernel=shift_skin_tone, uses_lab=True, version=2, uses_mask=True,
+        summary=("darker skin: the skin's ITA moved by dITA_deg degrees along measured skin "
+                 "colours (lesion contrast kept), feathered edge"),
         table={k: {"dITA_deg": -d, "feather_frac": FEATHER_FRAC} for k, d in zip(range(1, 6), _DEGREES)},
     ),
     FamilySpec(
         name="skin_tone_lighter", kernel=shift_skin_tone, uses_lab=True, version=2, uses_mask=True,
+        summary=("lighter skin: the skin's ITA moved by dITA_deg degrees along measured skin "
+                 "colours (lesion contrast kept), feathered edge"),
         table={k: {"dITA_deg": d, "feather_frac": FEATHER_FRAC} for k, d in zip(range(1, 6), _DEGREES)},
     ),
 ]

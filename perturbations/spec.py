@@ -56,6 +56,9 @@ class FamilySpec:
         pure function of the images and these kwargs.
     credit : str
         Where the parameters come from, when they are someone else's.
+    summary : str
+        One line: what the family varies in physical terms and what its parameters mean
+        (``harness perturbations`` prints it above the table).
     """
 
     name: str
@@ -67,8 +70,12 @@ class FamilySpec:
     uses_lab: bool = False
     sample: Callable[[Mapping[str, Any], np.ndarray], dict] | None = None
     credit: str = ""
+    summary: str = ""
 
     def __post_init__(self) -> None:
+        if not self.summary.strip() or "\n" in self.summary:
+            raise ValueError(f"{self.name}: summary must be one non-empty line, got "
+                             f"{self.summary!r}")
         if sorted(self.table) != [1, 2, 3, 4, 5]:
             raise ValueError(f"{self.name}: table must define severities 1..5, got {sorted(self.table)}")
         if self.kind not in KINDS:

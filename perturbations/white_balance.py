@@ -101,11 +101,15 @@ def shift_white_balance(images: np.ndarray, *, mired_shift: float) -> np.ndarray
 SPECS = [
     FamilySpec(
         name="white_balance_warm", kernel=shift_white_balance,
+        summary=("warmer light (tungsten, sunset): von Kries colour cast of mired_shift mireds "
+                 "from daylight"),
         table={1: {"mired_shift": 20.0}, 2: {"mired_shift": 40.0}, 3: {"mired_shift": 60.0},
                4: {"mired_shift": 90.0}, 5: {"mired_shift": 120.0}},
     ),
     FamilySpec(
         name="white_balance_cool", kernel=shift_white_balance,
+        summary=("cooler light (shade, overcast): von Kries colour cast of mired_shift mireds from"
+                 " daylight"),
         table={1: {"mired_shift": -20.0}, 2: {"mired_shift": -40.0}, 3: {"mired_shift": -60.0},
                4: {"mired_shift": -80.0}, 5: {"mired_shift": -100.0}},
     ),

@@ -21,6 +21,7 @@ COMMANDS = {
     "gate": ("harness.commands.gate", "gate", ["gate", "RUN", "--gates", "g.yaml"]),
     "ita": ("harness.commands.ita", "ita", ["ita", "D"]),
     "perturb": ("harness.commands.perturb", "perturb", ["perturb", "D", "--out", "O"]),
+    "perturbations": ("harness.commands.perturbations", "perturbations", ["perturbations"]),
     "train": ("harness.commands.train", "train", ["train", "--data", "D", "--out", "m.keras"]),
     "demo": ("harness.commands.demo", "demo", ["demo"]),
 }
@@ -170,7 +171,7 @@ def test_negative_seed_is_one_line_exit_2(command, capsys):
 def test_a_config_seed_and_region_names_are_checked_up_front(tmp_path):
     bad_seed = tmp_path / "seed.yaml"
     bad_seed.write_text("seed: -3\n")
-    with pytest.raises(UserError, match="--seed"):
+    with pytest.raises(UserError, match=f"^{bad_seed}: seed: must be a whole number"):
         build_config(model="m", data="d", out="o", config=str(bad_seed))
     clash = tmp_path / "region.yaml"
     clash.write_text("attention_regions:\n  skin: [0, 0, 0.5, 0.5]\n")

@@ -157,6 +157,9 @@ class _Plan:
     entries: list[_Entry]
     skipped: list[Skipped]
     extra: pd.DataFrame | None = None  # manifest extra columns, indexed by manifest row
+    manifest: Path | None = None  # the manifest read (layout "manifest")
+    label_column: str | None = None  # the manifest's label column; None when it has none
+    columns: list[str] = field(default_factory=list)  # the manifest's columns
 
 
 def load_dataset(
@@ -413,7 +416,8 @@ def _plan_manifest(manifest: Path, *, root: Path, allowed: frozenset[str] | None
             continue
         entries.append(_Entry(rel, root / rel, labels[row], row))
     entries.sort(key=lambda e: e.file)
-    return _Plan(root, "manifest", entries, skipped, extra=inferred[extra_cols])
+    return _Plan(root, "manifest", entries, skipped, extra=inferred[extra_cols],
+                 manifest=manifest, label_column=label_col, columns=list(text.columns))
 
 
 def _read_header(manifest: Path) -> list[str]:
@@ -550,7 +554,8 @@ def _assemble(plan: _Plan, results: list[_Decoded], *, path: str | Path,
     skipped.sort(key=lambda s: (s.file, s.reason))
 
     if not usable:
-        raise UserError(f"{path}: no usable image ({_skip_summary(skipped)}); pass a folder of "
+        raise UserError(_no_labels(plan, skipped, path=path) or
+                        f"{path}: no usable image ({_skip_summary(skipped)}); pass a folder of "
                         "class subfolders (D/<class>/*.jpg), a folder of images or a CSV "
                         "manifest with a 'path' column")
 
@@ -578,6 +583,27 @@ def _assemble(plan: _Plan, results: list[_Decoded], *, path: str | Path,
         fingerprint=dataset_fingerprint(files, hashes, labels),
         layout=plan.layout,
     )
+
+
+def _no_labels(plan: _Plan, skipped: list[Skipped], *, path: str | Path) -> str | None:
+    """The message when no image is usable because none has a label (an audit needs them), or
+    None when that is not why: where labels come from in the layout given, and what to add."""
+    unlabelled = sum(s.reason == MISSING_LABEL for s in skipped)
+    if unlabelled == 0 or plan.entries:  # some image had a label and failed for another reason
+        return None
+    images = f"{unlabelled} image{'s' if unlabelled != 1 else ''}"
+    if plan.layout == "flat":
+        return (f"{path}: a folder of images without class subfolders gives no labels ({images} "
+                f"without one); labels come from class subfolders ({path}/<class>/*.jpg) or from "
+                "a 'label' column of a CSV manifest (path,label)")
+    if plan.layout == "manifest" and plan.label_column is None:
+        return (f"{plan.manifest}: no 'label' column (columns: {', '.join(plan.columns)}), so "
+                f"none of its {images} has a label; add a 'label' column with each image's "
+                "class, or give a folder of class subfolders")
+    if plan.layout == "manifest" and not any(s.reason.startswith("unknown label") for s in skipped):
+        return (f"{plan.manifest}: column {plan.label_column!r} is empty for all {images}; fill "
+                "in each image's class")
+    return None
 
 
 def _skip_summary(skipped: list[Skipped]) -> str:
