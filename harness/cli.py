@@ -111,25 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
     _quiet(p)
 
     p = sub.add_parser("report", help="re-render report.html from a run's results.json")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="run directory written by harness run")
     _quiet(p)
 
     p = sub.add_parser("gate", help="re-check gates from a run's results.json (no model, no TensorFlow)")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="run directory written by harness run")
     p.add_argument("--gates", required=True,
                    help="YAML gate file to judge the run against; exit 1 when a gate fails")
     _strict(p)
     _quiet(p)
 
     p = sub.add_parser("ita", help="skin-tone estimate per image")
-    p.add_argument("data")
+    p.add_argument("data", help="folder of images (class subfolders or not), or a CSV manifest")
     p.add_argument("--out", default=None, help="CSV to write (default: standard output)")
     p.add_argument("--scheme", default="chardon6", help=f"ITA binning scheme: {_SCHEMES}")
     p.add_argument("--size", type=int, default=224, help="image side the estimate is made at")
     _quiet(p)
 
     p = sub.add_parser("perturb", help="write the perturbation ladder for a folder of images")
-    p.add_argument("data")
+    p.add_argument("data", help="folder of images (class subfolders or not), or a CSV manifest")
     p.add_argument("--out", required=True, help="folder to write DIR/<family>@<severity>/... into")
     p.add_argument("--perturbations", default=None,
                    help="a,b,...|clinical|imagenet-c|all (default clinical)")
@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     _quiet(p)
 
     p = sub.add_parser("demo", help="the whole story on synthetic skin: no data, no download")
-    p.add_argument("--out", default="demo-out")
+    p.add_argument("--out", default="demo-out",
+                   help="folder for the synthetic data, models, runs and comparison (default demo-out)")
     _seed(p)
     _cache(p)
     _quiet(p)

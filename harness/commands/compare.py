@@ -2,8 +2,8 @@
 
 A thin call of ``harness.api.compare``. Writes ``OUT/comparison.json``, ``OUT/comparison.html``
 (and ``OUT/junit.xml`` with ``--gates``; default ``OUT = RUN_B/compare``), prints the findings to
-stderr and the report's path to stdout. Exit 0, or 1 when a gate failed; 2 when the runs are not
-of the same images.
+stderr (under ``--quiet`` only its warnings, e.g. a run compared with itself) and the report's
+path to stdout. Exit 0, or 1 when a gate failed; 2 when the runs are not of the same images.
 """
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ def compare(*, baseline: str, candidate: str, gates: str | None, strict: bool, o
     comparison = compare_audits(Path(baseline), Path(candidate), gates=gates, strict=strict,
                                 seed=seed)
     comparison.save(out_dir)
-    if not quiet:
-        for line in comparison.lines:
-            print(line, file=sys.stderr)
+    for line in comparison.lines if not quiet else comparison.warnings:
+        print(line, file=sys.stderr)
     print(str(out_dir / "comparison.html"))
     return EXIT_OK if comparison.passed else EXIT_GATE_FAILED

@@ -74,6 +74,11 @@ class Comparison:
         return bool((self.results.get("gates") or {}).get("passed", True))
 
     @property
+    def warnings(self) -> list[str]:
+        """The summary's ``warning:`` lines (e.g. a run compared with itself)."""
+        return [line for line in self.results.get("summary") or [] if line.startswith("warning: ")]
+
+    @property
     def lines(self) -> list[str]:
         """The one-line findings ``harness compare`` prints, then one line per gate verdict."""
         lines = list(self.results.get("summary") or [])

@@ -219,7 +219,25 @@ def compare(base: Run, cand: Run, *, n_boot: int = 1000, seed: int = 0) -> dict:
                                  variants),
     }
     comparison["summary"] = summary_lines(comparison)
+    if _same_model_and_predictions(base, cand, cand_p):
+        comparison["summary"].insert(1, SAME_RUN_WARNING.format(hash=str(base.results["model"]
+                                                                           ["hash"])[:12]))
     return comparison
+
+
+#: The summary line of a comparison of a model with itself (``warning: `` lines are printed even
+#: under ``--quiet``).
+SAME_RUN_WARNING = (
+    "warning: baseline and candidate are the same model (hash {hash}) with the same predictions "
+    "on every image, so every difference is 0 by construction; was the same run given twice?")
+
+
+def _same_model_and_predictions(base: Run, cand: Run, cand_p: dict[str, np.ndarray]) -> bool:
+    """Both runs of one model (equal model hashes) with equal predictions on every variant."""
+    hb, hc = base.results["model"].get("hash"), cand.results["model"].get("hash")
+    if not hb or hb != hc or set(base.p) != set(cand_p):
+        return False
+    return all(np.array_equal(base.p[v], cand_p[v]) for v in base.p)
 
 
 def _mcnemar_rule() -> str:

@@ -6,6 +6,7 @@ heatmaps are all cached never loads the model (nor imports TensorFlow).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,15 @@ class LazyGradCam:
 
 
 def gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int) -> np.ndarray:
-    """Indices of the images that get heatmaps: all, none, N, or auto (a stratified sample)."""
+    """Indices of the images that get heatmaps: all, none, N, or auto.
+
+    ``N`` below the number of images is a stratified sample of exactly N: each group's share of
+    N, at least one image per group (largest remainders fill up to N); with fewer than one image
+    per group, one image from each of the N largest groups. ``auto`` is every image while the
+    heatmaps of all variants stay within :data:`GRADCAM_AUTO_BUDGET`, else about that many: each
+    group's share, rounded, at least one. Deterministic: the images of a group are drawn from a
+    generator seeded by ``seed``, groups in sorted order.
+    """
     n = len(groups)
     if mode == "none":
         return np.zeros(0, dtype=int)
@@ -95,14 +104,50 @@ def gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int)
         limit = int(mode)
     if limit >= n:
         return np.arange(n)
-    # Stratified: the same share of every group, at least one image of each group.
+    names = sorted(set(groups.tolist()))
+    members = [np.flatnonzero(groups == g) for g in names]
+    sizes = [len(idx) for idx in members]
+    if mode == "auto":
+        counts = [min(size, max(1, round(limit * size / n))) for size in sizes]
+    else:
+        counts = exact_counts(limit, sizes)
     rng = np.random.default_rng(seed)
     chosen = []
-    for g in sorted(set(groups.tolist())):
-        idx = np.flatnonzero(groups == g)
-        k = max(1, round(limit * len(idx) / n))
-        chosen.extend(rng.choice(idx, size=min(k, len(idx)), replace=False).tolist())
+    for idx, k in zip(members, counts):
+        if k:
+            chosen.extend(rng.choice(idx, size=k, replace=False).tolist())
     return np.asarray(sorted(chosen), dtype=int)
+
+
+def exact_counts(total: int, sizes: list[int]) -> list[int]:
+    """Images per group for a stratified sample of exactly ``total`` (below ``sum(sizes)``):
+    each group's share by largest remainders, at least one image each (taken back from the
+    groups most over their share); with fewer images than groups, one from each of the
+    ``total`` largest. Ties go to the larger group, then to the earlier one."""
+    n, groups = sum(sizes), range(len(sizes))
+    if total < len(sizes):
+        largest = sorted(groups, key=lambda i: (-sizes[i], i))[:total]
+        return [int(i in largest) for i in groups]
+    quota = [total * size / n for size in sizes]
+    counts = [min(size, max(1, math.floor(q))) for size, q in zip(sizes, quota)]
+    while sum(counts) > total:
+        i = max((i for i in groups if counts[i] > 1),
+                key=lambda i: (counts[i] - quota[i], -sizes[i], -i))
+        counts[i] -= 1
+    while sum(counts) < total:
+        i = max((i for i in groups if counts[i] < sizes[i]),
+                key=lambda i: (quota[i] - counts[i], sizes[i], -i))
+        counts[i] += 1
+    return counts
+
+
+def _fewer_than_groups(mode: str, groups: np.ndarray) -> list[str]:
+    """The groups left without a heatmap when ``--gradcam N`` is below the number of groups."""
+    names = sorted(set(groups.tolist()))
+    if not mode.isdigit() or int(mode) >= min(len(names), len(groups)):
+        return []
+    sizes = [int(np.count_nonzero(groups == g)) for g in names]
+    return [g for g, k in zip(names, exact_counts(int(mode), sizes)) if k == 0]
 
 
 def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
@@ -189,7 +234,15 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
             flipped = (probs[variant.name][sel] >= threshold) != pred_clean
             per_variant[variant.name] = summarise_drift(d, flipped=flipped, groups=groups[sel],
                                                         n_boot=cfg.n_boot, seed=cfg.seed)
-    log(f"Grad-CAM on {sel.size} images at layer {cam.layer_name}")
+    left_out = _fewer_than_groups(cfg.gradcam, groups)
+    selection = "all" if sel.size == len(groups) else "stratified sample per group"
+    note = ""
+    if left_out:
+        n_groups = len(set(groups.tolist()))
+        selection = f"one image from each of the {sel.size} largest of {n_groups} groups"
+        note = (f" (--gradcam {cfg.gradcam} is fewer than the {n_groups} skin-tone groups: one "
+                f"image from each of the largest; none from {', '.join(left_out)})")
+    log(f"Grad-CAM on {sel.size} images at layer {cam.layer_name}{note}")
     group_values = groups[sel]
     section = {
         "available": True,
@@ -197,7 +250,7 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         "method": cam.key,
         "class_explained": model.spec.positive_class,
         "n_images": int(sel.size),
-        "selection": "all" if sel.size == len(groups) else "stratified sample per group",
+        "selection": selection,
         "regions": {k: list(v) for k, v in regions.items()},
         "attention": {k: value_summary(v) for k, v in shares.items()},
         "attention_by_group": {
