@@ -90,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skin-tone-scheme", default=None, help=f"ITA binning scheme: {_SCHEMES}")
     p.add_argument("--data-root", default=None, help="root for a manifest's relative paths")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="images per forward pass of the model (default 32); changes speed and "
-                        "memory, not results")
+                   help="images per forward pass of the model and of Grad-CAM (default 32; "
+                        "at least 1)")
     p.add_argument("--n-boot", type=int, default=None,
                    help="bootstrap resamples for the confidence intervals (default 1000; at least 1)")
     _model_opts(p)

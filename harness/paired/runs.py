@@ -53,6 +53,12 @@ CE_RULE = (
     "families; intervals are paired bootstrap"
 )
 
+#: The summary line of a comparison of a model with itself (``warning: `` lines are printed even
+#: under ``--quiet``).
+SAME_RUN_WARNING = (
+    "warning: baseline and candidate are the same model (hash {hash}) with the same predictions "
+    "on every image, so every difference is 0 by construction; was the same run given twice?")
+
 
 @dataclass
 class Run:
@@ -223,13 +229,6 @@ def compare(base: Run, cand: Run, *, n_boot: int = 1000, seed: int = 0) -> dict:
         comparison["summary"].insert(1, SAME_RUN_WARNING.format(hash=str(base.results["model"]
                                                                            ["hash"])[:12]))
     return comparison
-
-
-#: The summary line of a comparison of a model with itself (``warning: `` lines are printed even
-#: under ``--quiet``).
-SAME_RUN_WARNING = (
-    "warning: baseline and candidate are the same model (hash {hash}) with the same predictions "
-    "on every image, so every difference is 0 by construction; was the same run given twice?")
 
 
 def _same_model_and_predictions(base: Run, cand: Run, cand_p: dict[str, np.ndarray]) -> bool:
