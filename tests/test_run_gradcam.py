@@ -21,7 +21,7 @@ def _run(model, data, out, cache):
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "run", "--model", str(model), "--data", str(data),
          "--out", str(out), "--cache", str(cache), "--perturbations", "blur,brightness_down",
-         "--severities", "1,2", "--gradcam", "all", "--n-boot", "50", "--quiet"],
+         "--severities", "2", "--gradcam", "40", "--n-boot", "50", "--quiet"],
         cwd=REPO, capture_output=True, text=True, timeout=600, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     return json.loads((out / "results.json").read_text())
@@ -49,9 +49,9 @@ def test_the_positive_class_is_explained_and_not_served_from_the_cache(two_runs)
     # Grad-CAM of the unit's score and of its negation weigh the feature maps with opposite
     # signs: where the model looks for atopic dermatitis is not where it looks for eczema.
     a, b = first["gradcam"]["attention"], second["gradcam"]["attention"]
-    assert first["gradcam"]["n_images"] == second["gradcam"]["n_images"] == 108
+    assert first["gradcam"]["n_images"] == second["gradcam"]["n_images"] == 40
     # (an image whose map is zero everywhere for one class has no share: n may differ)
-    assert a["skin"]["n"] > 50 and b["skin"]["n"] > 50
+    assert a["skin"]["n"] > 20 and b["skin"]["n"] > 20
     assert any(abs(a[k]["mean"] - b[k]["mean"]) > 1e-3 for k in ("lesion", "skin", "background"))
 
 
