@@ -28,7 +28,7 @@ from harness.gates.file import (ALL_METRICS, BETWEEN_GROUP_STATISTICS, CELL_METR
                                DEFAULT_GROUPING, DRIFT_METRICS, DROP_METRICS, FLIP_METRICS, SCOPES,
                                VERDICTS, Gate, higher_is_better, load_gates, metric_kind)
 from harness.gates.junit import format_verdicts, write_junit
-from harness.results.variants import families_of as run_families
+from harness.gates.variants import gate_error, resolve_variants, run_families
 from harness.results.variants import split_variant
 
 __all__ = [
@@ -97,20 +97,14 @@ def gates_section(rows: list[dict], *, strict: bool, skipped: list[dict] | None 
     return out
 
 
-def _user_error(gate: Gate, problem: str):
-    from harness.errors import UserError
-
-    return UserError(f"{gate.label}: {problem}")
-
-
 def _metrics_grouping(results: Mapping, gate: Gate) -> tuple[dict, dict]:
     metrics = results.get("metrics")
     if not isinstance(metrics, Mapping) or not isinstance(metrics.get("groupings"), Mapping):
-        raise _user_error(gate, "these results have no metrics section; re-run the audit")
+        raise gate_error(gate, "these results have no metrics section; re-run the audit")
     groupings = metrics["groupings"]
     if gate.grouping not in groupings:
         have = ", ".join(groupings) or "none"
-        raise _user_error(gate, f"grouping {gate.grouping!r} is not in this run (it has: {have}); a "
+        raise gate_error(gate, f"grouping {gate.grouping!r} is not in this run (it has: {have}); a "
                                 f"label grouping needs a manifest column of that name")
     return metrics, groupings[gate.grouping]
 
@@ -129,7 +123,7 @@ def check_gates(gates: list[Gate], *, variants: Iterable[str],
         if gate.kind == "regression":
             continue
         if have is not None and gate.grouping not in have:
-            raise _user_error(gate, f"grouping {gate.grouping!r} is not in this run (it has: "
+            raise gate_error(gate, f"grouping {gate.grouping!r} is not in this run (it has: "
                                     f"{', '.join(have) or 'none'}); a label grouping needs a "
                                     f"manifest column of that name")
         resolve_variants(gate, names)
@@ -144,7 +138,7 @@ def _evaluate_absolute(results: Mapping, gate: Gate) -> list[dict]:
     if isinstance(gate.groups, tuple):
         missing = [g for g in gate.groups if g not in groups]
         if missing:
-            raise _user_error(gate, f"group {missing[0]!r} is not in grouping {gate.grouping!r} "
+            raise gate_error(gate, f"group {missing[0]!r} is not in grouping {gate.grouping!r} "
                                     f"(its groups: {', '.join(groups) or 'none'})")
     judged = [g for g in groups if g not in exclude]
     rows = []
@@ -339,93 +333,6 @@ def _is_ci(ci) -> bool:
 
 
 # ------------------------------------------------------------------------------ the variants
-def resolve_variants(gate: Gate, variants: list[str], *, subject: str = "this run") -> list[str]:
-    """The variant names a gate judges in a run that has ``variants`` ("clean" first).
-
-    Raises UserError when a variant the gate needs was not run (naming it and how to re-run), or
-    when a name is not a perturbation at all.
-    """
-    kind = metric_kind(gate.metric)
-    perturbed_only = kind in ("flip", "drop", "drift")
-    available = set(variants)
-    families = run_families(variants)
-    others = [v for v in variants if v != "clean" and split_variant(v) is None]
-    names = gate.perturbation
-    if names is None:
-        if gate.severity is None and not perturbed_only:
-            return ["clean"]
-        names = ("all",)
-    out: list[str] = []
-    for name in names:
-        if name == "clean":
-            out.append("clean")
-        elif name == "all":
-            if not families and not others:
-                raise _user_error(gate, f"{gate.metric} needs perturbed images, which {subject} "
-                                        f"did not include; re-run with --perturbations clinical")
-            for fam, sevs in families.items():
-                out.extend(_family_variants(gate, fam, sevs, available, variants, subject))
-            if gate.severity is None:
-                out.extend(others)
-        elif split_variant(name) is not None:
-            if name not in available:
-                fam, sev = split_variant(name)
-                _missing(gate, name, variants, fam, [sev], subject)
-            out.append(name)
-        elif name in families:
-            out.extend(_family_variants(gate, name, families[name], available, variants, subject))
-        elif name in available and gate.severity is None:
-            out.append(name)
-        else:
-            _missing(gate, f"{name}@{gate.severity[0]}" if gate.severity else name, variants, name,
-                     list(gate.severity or [1, 2, 3, 4, 5]), subject)
-    return list(dict.fromkeys(out))
-
-
-def _family_variants(gate: Gate, family: str, sevs: list, available: set, variants,
-                     subject: str) -> list[str]:
-    wanted = list(gate.severity) if gate.severity is not None else list(sevs)
-    names = [f"{family}@{s}" for s in wanted]
-    missing = [n for n in names if n not in available]
-    if missing:
-        _missing(gate, missing[0], variants, family, wanted, subject)
-    return names
-
-
-def _missing(gate: Gate, needed: str, variants: list[str], family: str, severities: list,
-             subject: str) -> None:
-    have = _describe_variants(variants)
-    if not _known_family(family):
-        raise _user_error(gate, f"unknown perturbation {family!r} ({subject} has: {have}); use a "
-                                f"family name such as blur, a variant such as blur@3, or 'all'")
-    raise _user_error(gate, f"needs perturbation {needed}, which {subject} did not include (it "
-                            f"has: {have}); re-run with --perturbations {family} --severities "
-                            f"{','.join(str(s) for s in severities)}")
-
-
-def _known_family(name: str) -> bool:
-    """Whether ``name`` is a perturbation family (only asked on the error path: the registry
-    imports the image kernels)."""
-    try:
-        from perturbations import FAMILIES
-    except Exception:  # registry unavailable: do not claim the name is unknown
-        return True
-    return name in FAMILIES
-
-
-def _describe_variants(variants: list[str]) -> str:
-    fams = run_families(variants)
-    parts = []
-    for fam, sevs in fams.items():
-        ints = all(isinstance(s, int) for s in sevs)
-        if ints and len(sevs) > 1 and sevs == list(range(sevs[0], sevs[-1] + 1)):
-            parts.append(f"{fam}@{sevs[0]}-{sevs[-1]}")
-        else:
-            parts.append(f"{fam}@{','.join(str(s) for s in sevs)}")
-    parts += [v for v in variants if v != "clean" and split_variant(v) is None]
-    return ", ".join(parts) or "no perturbations"
-
-
 # ---------------------------------------------------------------------------------- verdicts
 def judge(value, ci, *, bound: Mapping, warn_bound: Mapping | None = None) -> tuple[str, str]:
     """(verdict, why) for a value and its interval against hard and soft bounds.
@@ -544,7 +451,7 @@ def evaluate_regression_gates(comparison: Mapping, gates: list[Gate]) -> list[di
             continue
         groupings = comparison.get("groupings") or {}
         if gate.grouping not in groupings:
-            raise _user_error(gate, f"grouping {gate.grouping!r} is in only one of the two runs or "
+            raise gate_error(gate, f"grouping {gate.grouping!r} is in only one of the two runs or "
                                     f"neither (compared: {', '.join(groupings) or 'none'})")
         cg = groupings[gate.grouping]
         variants = resolve_variants(gate, list(comparison.get("variants") or ["clean"]),
