@@ -40,10 +40,11 @@ def _is_real(v) -> bool:
 
 
 def check_options(**opts) -> None:
-    """Raise ``UserError`` naming the first audit option that is out of range."""
-    for name, (ok, must) in _OPTION_RULES.items():
-        if not ok(opts[name]):
-            raise UserError(f"metrics.{name}: must be {must} (got {opts[name]!r}); fix it in the "
+    """Raise ``UserError`` naming the first of the given audit options that is out of range."""
+    for name, value in opts.items():
+        ok, must = _OPTION_RULES[name]
+        if not ok(value):
+            raise UserError(f"metrics.{name}: must be {must} (got {value!r}); fix it in the "
                             f"audit config")
 
 

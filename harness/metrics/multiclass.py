@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.models.outputs import top_class_index as top_class
+
 from .catalogue import KCLASS_CELL_METRICS
 from .rates import ECE_BINS, ece_bin_index, weighted_auc
 
@@ -45,15 +47,11 @@ def _div(num, den) -> np.ndarray:
     return out
 
 
-def _nanmean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+def macro_mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The mean over ``axis`` of the defined (non-NaN) values; NaN where none is defined."""
     ok = ~np.isnan(x)
     cnt = ok.sum(axis=axis)
     return _div(np.where(ok, x, 0.0).sum(axis=axis), cnt)
-
-
-def top_class(P: np.ndarray) -> np.ndarray:
-    """(n,) index of the most probable class of each row (the first of tied maxima)."""
-    return np.asarray(P, dtype=np.float64).argmax(axis=1)
 
 
 def true_class_probability(y: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -114,8 +112,8 @@ def kclass_from_sums(sums: np.ndarray, *, k: int, ece_bins: int = ECE_BINS) -> d
         "precision": precision,
         "f1": f1,
         "accuracy": _div(tp.sum(axis=-1), n),
-        "balanced_accuracy": _nanmean(recall),
-        "macro_f1": _nanmean(f1),
+        "balanced_accuracy": macro_mean(recall),
+        "macro_f1": macro_mean(f1),
         "weighted_f1": np.where(n > 0, weighted, np.nan),
         "top_k_accuracy": _div(sums[..., k * k + 1], n),
         "multiclass_brier": _div(sums[..., k * k], n),
@@ -158,7 +156,7 @@ def kclass_metrics(y: np.ndarray, P: np.ndarray, *, weights: np.ndarray | None =
                            ece_bins=ece_bins)
     aucs = class_aucs(y, P, w)
     out["class_roc_auc"] = aucs
-    out["roc_auc"] = _nanmean(aucs)
+    out["roc_auc"] = macro_mean(aucs)
     return out
 
 

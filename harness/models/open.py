@@ -56,6 +56,7 @@ from harness.models.outputs import (
     kind_from_activation,
     kind_from_mode,
     looks_like_probabilities,
+    class_probabilities,
     positive_probability,
     preprocess_images,
     to_probabilities,
@@ -105,6 +106,9 @@ class LoadedModel:
     binary_view : bool
         True when a K-class model (K > 2) is audited as positive-vs-rest: dataset labels other
         than ``spec.positive_class`` count as negatives.
+    kclass : bool
+        True when a K-class model (K > 2) has no positive class: it is audited as K classes, the
+        top class being the prediction.
     supports_gradients : bool
         True for Keras formats (``.keras``, ``.h5``, a ``keras.Model``), whose graph Grad-CAM
         can differentiate.
@@ -116,7 +120,9 @@ class LoadedModel:
         self.path = source.name
         self.format = source.format
         self.hash = hash
-        self.binary_view = len(spec.class_names) > 2  # provisional spec ([] names): False
+        # provisional spec ([] names): neither
+        self.binary_view = len(spec.class_names) > 2 and bool(spec.positive_class)
+        self.kclass = len(spec.class_names) > 2 and not spec.positive_class
         self.supports_gradients = source.format in GRADIENT_FORMATS
         self._source = source
         self._trust = trust
@@ -264,6 +270,23 @@ class LoadedModel:
         np.ndarray
             float64 (N,).
         """
+        if self.kclass:
+            raise ValueError(f"{self.path}: a K-class model has no positive class; use "
+                             "predict_class_probabilities")
+        return self._predict(images, batch_size=batch_size, every_class=False)
+
+    def predict_class_probabilities(self, images: np.ndarray, *,
+                                    batch_size: int = 32) -> np.ndarray:
+        """The probability of every class for each image, in ``spec.class_names`` order.
+
+        Returns
+        -------
+        np.ndarray
+            float64 (N, K); for one sigmoid output, ``[1 - p, p]``.
+        """
+        return self._predict(images, batch_size=batch_size, every_class=True)
+
+    def _predict(self, images: np.ndarray, *, batch_size: int, every_class: bool) -> np.ndarray:
         images = self._check_images(images)
         if not self.spec.class_names:
             raise ValueError(
@@ -273,10 +296,11 @@ class LoadedModel:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         n = len(images)
+        shape = (n, len(self.spec.class_names)) if every_class else (n,)
         if n == 0:
-            return np.empty(0, dtype=np.float64)
+            return np.empty(shape, dtype=np.float64)
         backend = self.load()._backend
-        out = np.empty(n, dtype=np.float64)
+        out = np.empty(shape, dtype=np.float64)
         for start in range(0, n, batch_size):
             chunk = images[start : start + batch_size]
             m = len(chunk)
@@ -289,7 +313,10 @@ class LoadedModel:
                 padded[:m] = x
                 x = padded
             raw = np.asarray(backend.forward(x), dtype=np.float64)[:m]
-            out[start : start + m] = self._interpret(raw)
+            probs = self._interpret(raw)
+            out[start : start + m] = (class_probabilities(probs) if every_class else
+                                      positive_probability(probs, self.spec.class_names,
+                                                           self.spec.positive_class))
         return out
 
     def _check_images(self, images: np.ndarray) -> np.ndarray:
@@ -305,6 +332,7 @@ class LoadedModel:
         return images
 
     def _interpret(self, raw: np.ndarray) -> np.ndarray:
+        """Raw outputs (N, K) -> probabilities (N, K) (one column for a sigmoid unit)."""
         if raw.ndim == 1:
             raw = raw[:, None]
         if raw.ndim != 2:
@@ -338,8 +366,7 @@ class LoadedModel:
                     f"{self.path}: outputs looked like probabilities on the first batch but not on "
                     f"a later one; write \"output\": \"logits\" (or \"probabilities\") in {where}"
                 )
-        probs = to_probabilities(raw, self._kind)
-        return positive_probability(probs, self.spec.class_names, self.spec.positive_class)
+        return to_probabilities(raw, self._kind)
 
 
 def open_model(
