@@ -25,8 +25,10 @@ from collections.abc import Iterable, Mapping
 from statistics import NormalDist
 
 from harness.gates.file import (ALL_METRICS, BETWEEN_GROUP_STATISTICS, CELL_METRICS,
-                               DEFAULT_GROUPING, DRIFT_METRICS, DROP_METRICS, FLIP_METRICS, SCOPES,
-                               VERDICTS, Gate, higher_is_better, load_gates, metric_kind)
+                               CLASS_METRICS, DEFAULT_GROUPING, DRIFT_METRICS, DROP_METRICS,
+                               FLIP_METRICS, SCOPES, VERDICTS, Gate, higher_is_better, load_gates,
+                               metric_kind)
+from harness.metrics.catalogue import CATALOGUE
 from harness.gates.junit import format_verdicts, write_junit
 from harness.gates.variants import gate_error, resolve_variants, run_families
 from harness.results.variants import split_variant
@@ -129,8 +131,27 @@ def check_gates(gates: list[Gate], *, variants: Iterable[str],
         resolve_variants(gate, names)
 
 
+def _check_audit(metrics: Mapping, gate: Gate) -> None:
+    """A gate whose metric this run's audit (binary or K-class) does not compute, or whose class
+    the model does not have, is an error that names both."""
+    audit = "kclass" if metrics.get("audit") == "kclass" else "binary"
+    if audit not in CATALOGUE[gate.metric].audits:
+        if audit == "kclass":
+            raise gate_error(gate, f"{gate.metric} is a binary metric and this is a K-class audit; "
+                                   f"use a K-class metric (balanced_accuracy, macro_f1, ...) or a "
+                                   f"per-class one with 'class: NAME', or audit with "
+                                   f"--positive-class")
+        raise gate_error(gate, f"{gate.metric} is a K-class metric and this is a binary audit "
+                               f"(one positive class); use a binary metric")
+    names = [str(c) for c in metrics.get("class_names") or []]
+    if gate.class_name is not None and gate.class_name not in names:
+        raise gate_error(gate, f"class {gate.class_name!r} is not a class of this audit (its "
+                               f"classes: {', '.join(names) or 'none'})")
+
+
 def _evaluate_absolute(results: Mapping, gate: Gate) -> list[dict]:
     metrics, gr = _metrics_grouping(results, gate)
+    _check_audit(metrics, gate)
     variants = resolve_variants(gate, list(metrics.get("variants") or ["clean"]))
     exclude = set((metrics.get("settings") or {}).get("gap_exclude") or [])
     level = float((metrics.get("settings") or {}).get("ci_level") or 0.95)
@@ -150,7 +171,7 @@ def _evaluate_absolute(results: Mapping, gate: Gate) -> list[dict]:
                 continue
 
         def get(group: str | None, variant=variant) -> dict:
-            return _value(results, gr, gate.metric, variant, group)
+            return _value(results, gr, gate.metric, variant, group, class_name=gate.class_name)
 
         for judged_value, group in _scope_values(gate, gr, variant, judged, get, level):
             rows.append(_row(gate, variant, judged_value, group=group))
@@ -168,7 +189,7 @@ def _scope_values(gate: Gate, gr: Mapping, variant: str, judged: list[str], get,
         yield _worst(gate.metric, judged, get, lambda v: v["value"]), None
     elif metric_kind(gate.metric) == "gap":
         yield _eod_value(gr, gate.metric, variant), None
-    elif metric_kind(gate.metric) == "cell":
+    elif metric_kind(gate.metric) in ("cell", "class"):
         yield _cell_gap(gr, gate, variant, get, level), None
     else:
         yield _approx_gap(gate, judged, get, level), None
@@ -185,20 +206,30 @@ def _ok(entry: Mapping, n=None) -> dict:
             "reason": entry.get("reason")}
 
 
-def _value(results: Mapping, gr: Mapping, metric: str, variant: str, group: str | None) -> dict:
-    """The judged value of one cell: ``{"status", "value", "ci", "n", "ci_method", "reason"}``."""
+def _value(results: Mapping, gr: Mapping, metric: str, variant: str, group: str | None, *,
+           class_name: str | None = None) -> dict:
+    """The judged value of one cell: ``{"status", "value", "ci", "n", "ci_method", "reason"}``;
+    a per-class metric is read from the cell's ``classes.<class_name>``."""
     kind = metric_kind(metric)
     if group is not None:
         st = (gr.get("status") or {}).get(group) or {}
         if st.get("status") == "insufficient":
             return _insufficient(st.get("reason") or "too few images", st.get("n"))
-    if kind == "cell":
+    if kind in ("cell", "class"):
         cells = (gr.get("variants") or {}).get(variant) or {}
         cell = cells.get("overall") if group is None else (cells.get("groups") or {}).get(group)
         if not isinstance(cell, Mapping):
             return _insufficient(f"no cell for {group or 'overall'} at {variant}")
         if cell.get("status") != "ok":
             return _insufficient(cell.get("reason") or "too few images", cell.get("n"))
+        if kind == "class":
+            item = (cell.get("classes") or {}).get(class_name)
+            if not isinstance(item, Mapping):
+                return _insufficient(f"no class {class_name} in the cell")
+            if item.get("status") != "ok":
+                return _insufficient(item.get("reason") or "too few images of the class",
+                                     item.get("support"))
+            return _ok(item.get(CLASS_METRICS[metric]) or {"reason": "not computed"})
         return _ok((cell.get("metrics") or {}).get(metric) or {"reason": "not computed"})
     if kind in ("flip", "drop"):
         rob = (gr.get("robustness") or {}).get(variant) or {}
@@ -265,7 +296,11 @@ def _cell_gap(gr: Mapping, gate: Gate, variant: str, get, level: float) -> dict:
     gaps = ((gr.get("variants") or {}).get(variant) or {}).get("gaps") or {}
     if gaps.get("status") != "ok":
         return _insufficient(gaps.get("reason") or "fewer than 2 groups to compare")
-    mg = (gaps.get("metrics") or {}).get(gate.metric) or {}
+    if gate.class_name is not None:
+        mg = ((gaps.get("classes") or {}).get(gate.class_name) or {}).get(
+            CLASS_METRICS[gate.metric]) or {}
+    else:
+        mg = (gaps.get("metrics") or {}).get(gate.metric) or {}
     fvl = mg.get("first_vs_last") or {}
     first, last = fvl.get("first"), fvl.get("last")
     if gate.groups is None:
@@ -393,7 +428,8 @@ def _row(gate: Gate, variant: str, v: dict, *, group: str | None, kind: str = "a
             why = v["reason"] if "interval" in v["reason"] else f"{why}: {v['reason']}"
     where = _where(gate.scope, group, v.get("groups"), variant, gate.grouping,
                    across=metric_kind(gate.metric) == "gap")
-    what = value_label or gate.metric
+    what = value_label or (gate.metric if gate.class_name is None
+                           else f"{CLASS_METRICS[gate.metric]} of {gate.class_name}")
     if verdict == "INSUFFICIENT":
         message = f"{verdict} {gate.name}: {what} {where}: {why}"
     else:
@@ -410,6 +446,8 @@ def _row(gate: Gate, variant: str, v: dict, *, group: str | None, kind: str = "a
         "bound": bound, "warn_bound": warn, "verdict": verdict, "message": message,
         "reason": None if verdict == "PASS" else why,
     }
+    if gate.class_name is not None:
+        row["class"] = gate.class_name
     if extra:
         row.update(extra)
     return row
