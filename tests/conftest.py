@@ -168,3 +168,53 @@ def three_class_run(three_class_fitzpatrick, tmp_path_factory) -> "Path":
                   perturbations=["blur"], severities=[1], gradcam="none", n_boot=200, seed=0,
                   cache=None, quiet=True)
     return out
+
+
+def kclass_sharp(images):
+    """Three classes from the mean R, G, B values: softmax of (mean - 128) / 6."""
+    import numpy as np
+
+    z = (images.astype(np.float64).mean(axis=(1, 2)) - 128.0) / 6.0
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def kclass_soft(images):
+    """As ``kclass_sharp`` but less confident and biased towards the third class (a different
+    model of the same images: its predictions differ on a share of them)."""
+    import numpy as np
+
+    z = (images.astype(np.float64).mean(axis=(1, 2)) + np.array([0.0, 0.0, 8.0]) - 128.0) / 10.0
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="session")
+def kclass_runs(tmp_path_factory) -> dict:
+    """Two small K-class runs of the same synthetic images (no TensorFlow): ``sharp`` and
+    ``soft`` (``kclass_sharp`` / ``kclass_soft``), 3 classes tinted into the images, a
+    ``fitzpatrick`` column of 3 groups, blur at severity 1. ``{"sharp": dir, "soft": dir,
+    "class_names": [...]}``."""
+    import numpy as np
+    import pandas as pd
+
+    import harness
+
+    names = ["benign", "malignant", "non-neoplastic"]
+    rng = np.random.default_rng(7)
+    n = 180
+    y = np.tile(np.arange(3), n // 3)
+    images = rng.integers(90, 160, size=(n, 32, 32, 3)).astype(np.int16)
+    tinted = rng.random(n) < 0.75
+    images[tinted, :, :, y[tinted]] += 40
+    images = images.clip(0, 255).astype(np.uint8)
+    extra = pd.DataFrame({"fitzpatrick": np.repeat([1, 2, 3], n // 3)})
+    labels = np.asarray(names)[y]
+    out = {"class_names": names}
+    root = tmp_path_factory.mktemp("kclass_runs")
+    for key, fn in (("sharp", kclass_sharp), ("soft", kclass_soft)):
+        harness.audit(model=fn, data=(images, labels, extra), class_names=names, input_size=32,
+                      out=root / key, cache=None, perturbations=["blur"], severities=[1],
+                      n_boot=200, gradcam="none", quiet=True)
+        out[key] = root / key
+    return out
