@@ -69,3 +69,19 @@ def test_a_k_class_run_is_not_compared_with_a_binary_one(kclass_runs, tmp_path):
     (run / "samples.csv").write_bytes((kclass_runs["sharp"] / "samples.csv").read_bytes())
     with pytest.raises(UserError, match="is a K-class audit and .* a binary one"):
         harness.compare(base, harness.load_run(run))
+
+
+def test_regression_gates_read_the_per_class_deltas(kclass_runs, tmp_path):
+    gates = tmp_path / "g.yaml"
+    gates.write_text("gates:\n"
+                     "  - {name: benign recall, metric: recall, class: benign, max_regression: 0.0}\n"
+                     "  - {name: macro F1, metric: macro_f1, max_regression: 0.5}\n")
+    comparison = harness.compare(harness.load_run(kclass_runs["soft"]),
+                                 harness.load_run(kclass_runs["sharp"]), gates=gates)
+    rows = {r["name"]: r for r in comparison.results["gates"]["verdicts"]
+            if r["kind"] == "regression"}
+    d = comparison.results["groupings"]["group"]["deltas"]["overall"]["classes"]["benign"]["recall"]
+    assert rows["benign recall"]["value"] == pytest.approx(-d["delta"])     # positive = worse
+    assert rows["benign recall"]["class"] == "benign"
+    assert "recall of benign regression" in rows["benign recall"]["message"]
+    assert rows["macro F1"]["verdict"] == "PASS"

@@ -498,7 +498,8 @@ def evaluate_regression_gates(comparison: Mapping, gates: list[Gate]) -> list[di
                   if g not in set(comparison.get("settings", {}).get("gap_exclude") or [])]
         for variant in variants:
             def get(group, variant=variant):
-                return _regression_value(cg, gate.metric, variant, group)
+                return _regression_value(cg, gate.metric, variant, group,
+                                         class_name=gate.class_name)
 
             if gate.scope == "overall":
                 items = [(get(None), None)]
@@ -508,9 +509,11 @@ def evaluate_regression_gates(comparison: Mapping, gates: list[Gate]) -> list[di
                 items = [(_worst_regression(judged, get), None)]
             else:
                 items = [(_gap_regression(cg, gate.metric), None)]
+            what = (gate.metric if gate.class_name is None
+                    else f"{CLASS_METRICS[gate.metric]} of {gate.class_name}")
             for v, group in items:
                 rows.append(_row(gate, variant, v, group=group, kind="regression",
-                                 value_label=f"{gate.metric} regression",
+                                 value_label=f"{what} regression",
                                  extra={"baseline": v.get("baseline"),
                                         "candidate": v.get("candidate")}))
     return rows
@@ -527,12 +530,13 @@ def _orient(d: Mapping, higher: bool, n=None) -> dict:
     return out
 
 
-def _regression_value(cg: Mapping, metric: str, variant: str, group: str | None) -> dict:
+def _regression_value(cg: Mapping, metric: str, variant: str, group: str | None, *,
+                      class_name: str | None = None) -> dict:
     if group is not None:
         st = (cg.get("status") or {}).get(group) or {}
         if st.get("status") == "insufficient":
             return _insufficient(st.get("reason") or "too few images", st.get("n"))
-    if variant == "clean" and metric in CELL_METRICS:
+    if variant == "clean" and (metric in CELL_METRICS or metric in CLASS_METRICS):
         deltas = cg.get("deltas") or {}
         cell = deltas.get("overall") if group is None else (deltas.get("groups") or {}).get(group)
     else:
@@ -542,7 +546,8 @@ def _regression_value(cg: Mapping, metric: str, variant: str, group: str | None)
         return _insufficient(f"no paired delta for {group or 'overall'} at {variant}")
     if cell.get("status") == "insufficient":
         return _insufficient(cell.get("reason") or "too few images")
-    d = cell.get(metric)
+    d = cell.get(metric) if class_name is None else \
+        ((cell.get("classes") or {}).get(class_name) or {}).get(CLASS_METRICS[metric])
     if not isinstance(d, Mapping):
         return _insufficient(f"no paired delta of {metric} at {variant}")
     return _orient(d, higher_is_better(metric))
