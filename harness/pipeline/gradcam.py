@@ -198,7 +198,8 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
             missing = [j for j, k in enumerate(sel_keys) if k not in found]
             if missing:
                 imgs = images_at(sel[missing])
-                maps = cam.get().heatmaps(imgs, class_index=class_index, batch_size=cfg.batch_size)
+                cls = class_index if np.ndim(class_index) == 0 else class_index[missing]
+                maps = cam.get().heatmaps(imgs, class_index=cls, batch_size=cfg.batch_size)
                 cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
                 for t, j in enumerate(missing):
                     found[sel_keys[j]] = maps[t]
