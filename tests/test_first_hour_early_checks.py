@@ -89,7 +89,7 @@ def test_a_bad_option_stops_before_the_model_the_images_and_the_run_directory(
     ("target_sensitivity", "target_sensitivity", [0.0, 0.5, 1.0, 1.01]),
 ])
 def test_the_config_accepts_exactly_what_the_metrics_accept(tmp_path, key, metric_name, values):
-    from harness.metrics.audit import _OPTION_RULES
+    from harness.metrics.audit_inputs import _OPTION_RULES
 
     ok, _ = _OPTION_RULES[metric_name]
     for value in values:

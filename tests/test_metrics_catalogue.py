@@ -80,6 +80,10 @@ def test_display_names_and_selections():
     assert display_name("mean_abs_delta_p") == "Mean |Δp|"
     assert display_name("not_a_metric") == "not a metric"
     assert names(where="gap") == ("equalized_odds_difference", "tpr_difference", "fpr_difference")
-    assert names(where="cell", kind="calibration") == ("brier", "ece")
+    assert names(where="cell", kind="calibration", audit="binary") == ("brier", "ece")
+    assert names(where="cell", kind="calibration", audit="kclass") == ("multiclass_brier",
+                                                                        "top_label_ece")
+    assert names(where="class") == ("class_recall", "class_precision", "class_f1",
+                                    "class_roc_auc")
     with pytest.raises(ValueError, match="where must be one of"):
         names(where="cells")

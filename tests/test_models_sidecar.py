@@ -107,11 +107,10 @@ def test_class_names_not_inferable_names_the_field_to_write():
     assert "3 output(s)" in message and "2 label(s)" in message
 
 
-def test_k_class_model_needs_a_positive_class():
-    with pytest.raises(UserError) as excinfo:
-        _resolve({}, n_outputs=3, dataset_labels=["c", "a", "b"])
-    message = _one_line_error(excinfo)
-    assert "positive_class" in message and "--positive-class" in message
+def test_k_class_model_without_a_positive_class_is_audited_as_k_classes():
+    spec = _resolve({}, n_outputs=3, dataset_labels=["c", "a", "b"])
+    assert spec.class_names == ["a", "b", "c"] and spec.positive_class is None
+    assert "positive_class" not in spec.extra["inferred"]
     spec = _resolve({}, n_outputs=3, dataset_labels=["c", "a", "b"], positive_class="b")
     assert spec.class_names == ["a", "b", "c"] and spec.positive_class == "b"
     with pytest.raises(UserError) as excinfo:

@@ -25,10 +25,12 @@ from collections.abc import Iterable, Mapping
 from statistics import NormalDist
 
 from harness.gates.file import (ALL_METRICS, BETWEEN_GROUP_STATISTICS, CELL_METRICS,
-                               DEFAULT_GROUPING, DRIFT_METRICS, DROP_METRICS, FLIP_METRICS, SCOPES,
-                               VERDICTS, Gate, higher_is_better, load_gates, metric_kind)
+                               CLASS_METRICS, DEFAULT_GROUPING, DRIFT_METRICS, DROP_METRICS,
+                               FLIP_METRICS, SCOPES, VERDICTS, Gate, higher_is_better, load_gates,
+                               metric_kind)
+from harness.metrics.catalogue import CATALOGUE
 from harness.gates.junit import format_verdicts, write_junit
-from harness.results.variants import families_of as run_families
+from harness.gates.variants import gate_error, resolve_variants, run_families
 from harness.results.variants import split_variant
 
 __all__ = [
@@ -97,20 +99,14 @@ def gates_section(rows: list[dict], *, strict: bool, skipped: list[dict] | None 
     return out
 
 
-def _user_error(gate: Gate, problem: str):
-    from harness.errors import UserError
-
-    return UserError(f"{gate.label}: {problem}")
-
-
 def _metrics_grouping(results: Mapping, gate: Gate) -> tuple[dict, dict]:
     metrics = results.get("metrics")
     if not isinstance(metrics, Mapping) or not isinstance(metrics.get("groupings"), Mapping):
-        raise _user_error(gate, "these results have no metrics section; re-run the audit")
+        raise gate_error(gate, "these results have no metrics section; re-run the audit")
     groupings = metrics["groupings"]
     if gate.grouping not in groupings:
         have = ", ".join(groupings) or "none"
-        raise _user_error(gate, f"grouping {gate.grouping!r} is not in this run (it has: {have}); a "
+        raise gate_error(gate, f"grouping {gate.grouping!r} is not in this run (it has: {have}); a "
                                 f"label grouping needs a manifest column of that name")
     return metrics, groupings[gate.grouping]
 
@@ -129,14 +125,33 @@ def check_gates(gates: list[Gate], *, variants: Iterable[str],
         if gate.kind == "regression":
             continue
         if have is not None and gate.grouping not in have:
-            raise _user_error(gate, f"grouping {gate.grouping!r} is not in this run (it has: "
+            raise gate_error(gate, f"grouping {gate.grouping!r} is not in this run (it has: "
                                     f"{', '.join(have) or 'none'}); a label grouping needs a "
                                     f"manifest column of that name")
         resolve_variants(gate, names)
 
 
+def _check_audit(metrics: Mapping, gate: Gate) -> None:
+    """A gate whose metric this run's audit (binary or K-class) does not compute, or whose class
+    the model does not have, is an error that names both."""
+    audit = "kclass" if metrics.get("audit") == "kclass" else "binary"
+    if audit not in CATALOGUE[gate.metric].audits:
+        if audit == "kclass":
+            raise gate_error(gate, f"{gate.metric} is a binary metric and this is a K-class audit; "
+                                   f"use a K-class metric (balanced_accuracy, macro_f1, ...) or a "
+                                   f"per-class one with 'class: NAME', or audit with "
+                                   f"--positive-class")
+        raise gate_error(gate, f"{gate.metric} is a K-class metric and this is a binary audit "
+                               f"(one positive class); use a binary metric")
+    names = [str(c) for c in metrics.get("class_names") or []]
+    if gate.class_name is not None and gate.class_name not in names:
+        raise gate_error(gate, f"class {gate.class_name!r} is not a class of this audit (its "
+                               f"classes: {', '.join(names) or 'none'})")
+
+
 def _evaluate_absolute(results: Mapping, gate: Gate) -> list[dict]:
     metrics, gr = _metrics_grouping(results, gate)
+    _check_audit(metrics, gate)
     variants = resolve_variants(gate, list(metrics.get("variants") or ["clean"]))
     exclude = set((metrics.get("settings") or {}).get("gap_exclude") or [])
     level = float((metrics.get("settings") or {}).get("ci_level") or 0.95)
@@ -144,7 +159,7 @@ def _evaluate_absolute(results: Mapping, gate: Gate) -> list[dict]:
     if isinstance(gate.groups, tuple):
         missing = [g for g in gate.groups if g not in groups]
         if missing:
-            raise _user_error(gate, f"group {missing[0]!r} is not in grouping {gate.grouping!r} "
+            raise gate_error(gate, f"group {missing[0]!r} is not in grouping {gate.grouping!r} "
                                     f"(its groups: {', '.join(groups) or 'none'})")
     judged = [g for g in groups if g not in exclude]
     rows = []
@@ -156,7 +171,7 @@ def _evaluate_absolute(results: Mapping, gate: Gate) -> list[dict]:
                 continue
 
         def get(group: str | None, variant=variant) -> dict:
-            return _value(results, gr, gate.metric, variant, group)
+            return _value(results, gr, gate.metric, variant, group, class_name=gate.class_name)
 
         for judged_value, group in _scope_values(gate, gr, variant, judged, get, level):
             rows.append(_row(gate, variant, judged_value, group=group))
@@ -174,7 +189,7 @@ def _scope_values(gate: Gate, gr: Mapping, variant: str, judged: list[str], get,
         yield _worst(gate.metric, judged, get, lambda v: v["value"]), None
     elif metric_kind(gate.metric) == "gap":
         yield _eod_value(gr, gate.metric, variant), None
-    elif metric_kind(gate.metric) == "cell":
+    elif metric_kind(gate.metric) in ("cell", "class"):
         yield _cell_gap(gr, gate, variant, get, level), None
     else:
         yield _approx_gap(gate, judged, get, level), None
@@ -191,20 +206,30 @@ def _ok(entry: Mapping, n=None) -> dict:
             "reason": entry.get("reason")}
 
 
-def _value(results: Mapping, gr: Mapping, metric: str, variant: str, group: str | None) -> dict:
-    """The judged value of one cell: ``{"status", "value", "ci", "n", "ci_method", "reason"}``."""
+def _value(results: Mapping, gr: Mapping, metric: str, variant: str, group: str | None, *,
+           class_name: str | None = None) -> dict:
+    """The judged value of one cell: ``{"status", "value", "ci", "n", "ci_method", "reason"}``;
+    a per-class metric is read from the cell's ``classes.<class_name>``."""
     kind = metric_kind(metric)
     if group is not None:
         st = (gr.get("status") or {}).get(group) or {}
         if st.get("status") == "insufficient":
             return _insufficient(st.get("reason") or "too few images", st.get("n"))
-    if kind == "cell":
+    if kind in ("cell", "class"):
         cells = (gr.get("variants") or {}).get(variant) or {}
         cell = cells.get("overall") if group is None else (cells.get("groups") or {}).get(group)
         if not isinstance(cell, Mapping):
             return _insufficient(f"no cell for {group or 'overall'} at {variant}")
         if cell.get("status") != "ok":
             return _insufficient(cell.get("reason") or "too few images", cell.get("n"))
+        if kind == "class":
+            item = (cell.get("classes") or {}).get(class_name)
+            if not isinstance(item, Mapping):
+                return _insufficient(f"no class {class_name} in the cell")
+            if item.get("status") != "ok":
+                return _insufficient(item.get("reason") or "too few images of the class",
+                                     item.get("support"))
+            return _ok(item.get(CLASS_METRICS[metric]) or {"reason": "not computed"})
         return _ok((cell.get("metrics") or {}).get(metric) or {"reason": "not computed"})
     if kind in ("flip", "drop"):
         rob = (gr.get("robustness") or {}).get(variant) or {}
@@ -271,7 +296,11 @@ def _cell_gap(gr: Mapping, gate: Gate, variant: str, get, level: float) -> dict:
     gaps = ((gr.get("variants") or {}).get(variant) or {}).get("gaps") or {}
     if gaps.get("status") != "ok":
         return _insufficient(gaps.get("reason") or "fewer than 2 groups to compare")
-    mg = (gaps.get("metrics") or {}).get(gate.metric) or {}
+    if gate.class_name is not None:
+        mg = ((gaps.get("classes") or {}).get(gate.class_name) or {}).get(
+            CLASS_METRICS[gate.metric]) or {}
+    else:
+        mg = (gaps.get("metrics") or {}).get(gate.metric) or {}
     fvl = mg.get("first_vs_last") or {}
     first, last = fvl.get("first"), fvl.get("last")
     if gate.groups is None:
@@ -339,93 +368,6 @@ def _is_ci(ci) -> bool:
 
 
 # ------------------------------------------------------------------------------ the variants
-def resolve_variants(gate: Gate, variants: list[str], *, subject: str = "this run") -> list[str]:
-    """The variant names a gate judges in a run that has ``variants`` ("clean" first).
-
-    Raises UserError when a variant the gate needs was not run (naming it and how to re-run), or
-    when a name is not a perturbation at all.
-    """
-    kind = metric_kind(gate.metric)
-    perturbed_only = kind in ("flip", "drop", "drift")
-    available = set(variants)
-    families = run_families(variants)
-    others = [v for v in variants if v != "clean" and split_variant(v) is None]
-    names = gate.perturbation
-    if names is None:
-        if gate.severity is None and not perturbed_only:
-            return ["clean"]
-        names = ("all",)
-    out: list[str] = []
-    for name in names:
-        if name == "clean":
-            out.append("clean")
-        elif name == "all":
-            if not families and not others:
-                raise _user_error(gate, f"{gate.metric} needs perturbed images, which {subject} "
-                                        f"did not include; re-run with --perturbations clinical")
-            for fam, sevs in families.items():
-                out.extend(_family_variants(gate, fam, sevs, available, variants, subject))
-            if gate.severity is None:
-                out.extend(others)
-        elif split_variant(name) is not None:
-            if name not in available:
-                fam, sev = split_variant(name)
-                _missing(gate, name, variants, fam, [sev], subject)
-            out.append(name)
-        elif name in families:
-            out.extend(_family_variants(gate, name, families[name], available, variants, subject))
-        elif name in available and gate.severity is None:
-            out.append(name)
-        else:
-            _missing(gate, f"{name}@{gate.severity[0]}" if gate.severity else name, variants, name,
-                     list(gate.severity or [1, 2, 3, 4, 5]), subject)
-    return list(dict.fromkeys(out))
-
-
-def _family_variants(gate: Gate, family: str, sevs: list, available: set, variants,
-                     subject: str) -> list[str]:
-    wanted = list(gate.severity) if gate.severity is not None else list(sevs)
-    names = [f"{family}@{s}" for s in wanted]
-    missing = [n for n in names if n not in available]
-    if missing:
-        _missing(gate, missing[0], variants, family, wanted, subject)
-    return names
-
-
-def _missing(gate: Gate, needed: str, variants: list[str], family: str, severities: list,
-             subject: str) -> None:
-    have = _describe_variants(variants)
-    if not _known_family(family):
-        raise _user_error(gate, f"unknown perturbation {family!r} ({subject} has: {have}); use a "
-                                f"family name such as blur, a variant such as blur@3, or 'all'")
-    raise _user_error(gate, f"needs perturbation {needed}, which {subject} did not include (it "
-                            f"has: {have}); re-run with --perturbations {family} --severities "
-                            f"{','.join(str(s) for s in severities)}")
-
-
-def _known_family(name: str) -> bool:
-    """Whether ``name`` is a perturbation family (only asked on the error path: the registry
-    imports the image kernels)."""
-    try:
-        from perturbations import FAMILIES
-    except Exception:  # registry unavailable: do not claim the name is unknown
-        return True
-    return name in FAMILIES
-
-
-def _describe_variants(variants: list[str]) -> str:
-    fams = run_families(variants)
-    parts = []
-    for fam, sevs in fams.items():
-        ints = all(isinstance(s, int) for s in sevs)
-        if ints and len(sevs) > 1 and sevs == list(range(sevs[0], sevs[-1] + 1)):
-            parts.append(f"{fam}@{sevs[0]}-{sevs[-1]}")
-        else:
-            parts.append(f"{fam}@{','.join(str(s) for s in sevs)}")
-    parts += [v for v in variants if v != "clean" and split_variant(v) is None]
-    return ", ".join(parts) or "no perturbations"
-
-
 # ---------------------------------------------------------------------------------- verdicts
 def judge(value, ci, *, bound: Mapping, warn_bound: Mapping | None = None) -> tuple[str, str]:
     """(verdict, why) for a value and its interval against hard and soft bounds.
@@ -486,7 +428,8 @@ def _row(gate: Gate, variant: str, v: dict, *, group: str | None, kind: str = "a
             why = v["reason"] if "interval" in v["reason"] else f"{why}: {v['reason']}"
     where = _where(gate.scope, group, v.get("groups"), variant, gate.grouping,
                    across=metric_kind(gate.metric) == "gap")
-    what = value_label or gate.metric
+    what = value_label or (gate.metric if gate.class_name is None
+                           else f"{CLASS_METRICS[gate.metric]} of {gate.class_name}")
     if verdict == "INSUFFICIENT":
         message = f"{verdict} {gate.name}: {what} {where}: {why}"
     else:
@@ -503,6 +446,8 @@ def _row(gate: Gate, variant: str, v: dict, *, group: str | None, kind: str = "a
         "bound": bound, "warn_bound": warn, "verdict": verdict, "message": message,
         "reason": None if verdict == "PASS" else why,
     }
+    if gate.class_name is not None:
+        row["class"] = gate.class_name
     if extra:
         row.update(extra)
     return row
@@ -544,7 +489,7 @@ def evaluate_regression_gates(comparison: Mapping, gates: list[Gate]) -> list[di
             continue
         groupings = comparison.get("groupings") or {}
         if gate.grouping not in groupings:
-            raise _user_error(gate, f"grouping {gate.grouping!r} is in only one of the two runs or "
+            raise gate_error(gate, f"grouping {gate.grouping!r} is in only one of the two runs or "
                                     f"neither (compared: {', '.join(groupings) or 'none'})")
         cg = groupings[gate.grouping]
         variants = resolve_variants(gate, list(comparison.get("variants") or ["clean"]),
@@ -553,7 +498,8 @@ def evaluate_regression_gates(comparison: Mapping, gates: list[Gate]) -> list[di
                   if g not in set(comparison.get("settings", {}).get("gap_exclude") or [])]
         for variant in variants:
             def get(group, variant=variant):
-                return _regression_value(cg, gate.metric, variant, group)
+                return _regression_value(cg, gate.metric, variant, group,
+                                         class_name=gate.class_name)
 
             if gate.scope == "overall":
                 items = [(get(None), None)]
@@ -563,9 +509,11 @@ def evaluate_regression_gates(comparison: Mapping, gates: list[Gate]) -> list[di
                 items = [(_worst_regression(judged, get), None)]
             else:
                 items = [(_gap_regression(cg, gate.metric), None)]
+            what = (gate.metric if gate.class_name is None
+                    else f"{CLASS_METRICS[gate.metric]} of {gate.class_name}")
             for v, group in items:
                 rows.append(_row(gate, variant, v, group=group, kind="regression",
-                                 value_label=f"{gate.metric} regression",
+                                 value_label=f"{what} regression",
                                  extra={"baseline": v.get("baseline"),
                                         "candidate": v.get("candidate")}))
     return rows
@@ -582,12 +530,13 @@ def _orient(d: Mapping, higher: bool, n=None) -> dict:
     return out
 
 
-def _regression_value(cg: Mapping, metric: str, variant: str, group: str | None) -> dict:
+def _regression_value(cg: Mapping, metric: str, variant: str, group: str | None, *,
+                      class_name: str | None = None) -> dict:
     if group is not None:
         st = (cg.get("status") or {}).get(group) or {}
         if st.get("status") == "insufficient":
             return _insufficient(st.get("reason") or "too few images", st.get("n"))
-    if variant == "clean" and metric in CELL_METRICS:
+    if variant == "clean" and (metric in CELL_METRICS or metric in CLASS_METRICS):
         deltas = cg.get("deltas") or {}
         cell = deltas.get("overall") if group is None else (deltas.get("groups") or {}).get(group)
     else:
@@ -597,7 +546,8 @@ def _regression_value(cg: Mapping, metric: str, variant: str, group: str | None)
         return _insufficient(f"no paired delta for {group or 'overall'} at {variant}")
     if cell.get("status") == "insufficient":
         return _insufficient(cell.get("reason") or "too few images")
-    d = cell.get(metric)
+    d = cell.get(metric) if class_name is None else \
+        ((cell.get("classes") or {}).get(class_name) or {}).get(CLASS_METRICS[metric])
     if not isinstance(d, Mapping):
         return _insufficient(f"no paired delta of {metric} at {variant}")
     return _orient(d, higher_is_better(metric))

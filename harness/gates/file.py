@@ -35,6 +35,9 @@ DROP_METRICS: dict[str, tuple[str, str]] = {m: CATALOGUE[m].source for m in name
 #: ``gaps.equalized_odds_difference`` (None: the entry itself).
 BETWEEN_GROUP_STATISTICS: dict[str, str | None] = {m: CATALOGUE[m].source
                                                    for m in names(where="gap")}
+#: Per-class metrics of a K-class audit (``classes.<name>`` of a cell; a gate names the class with
+#: ``class:``): catalogue name -> key. A gate may write the key (``recall``) or the name.
+CLASS_METRICS: dict[str, str] = {m: CATALOGUE[m].source for m in names(where="class")}
 #: Grad-CAM drift medians (``gradcam.drift[V]``), keyed by their name in ``harness.explain.attention``.
 DRIFT_METRICS: dict[str, str] = {m: CATALOGUE[m].source for m in names(where="drift")}
 
@@ -47,7 +50,7 @@ REGRESSION_VARIANT_METRICS: tuple[str, ...] = (
 ALL_METRICS: tuple[str, ...] = names()
 
 _KEYS = {"name", "description", "metric", "scope", "grouping", "perturbation", "severity", "min",
-         "max", "warn_min", "warn_max", "groups", "max_regression"}
+         "max", "warn_min", "warn_max", "groups", "max_regression", "class"}
 _BOUND_KEYS = ("min", "max", "warn_min", "warn_max")
 
 
@@ -58,7 +61,7 @@ def _entry(metric: str):
 
 
 def metric_kind(metric: str) -> str:
-    """Where a gate metric's value sits: "cell", "flip", "drop", "gap" or "drift"."""
+    """Where a gate metric's value sits: "cell", "class", "flip", "drop", "gap" or "drift"."""
     return _entry(metric).where
 
 
@@ -91,6 +94,7 @@ class Gate:
     description: str | None = None
     index: int = 0
     source: str = ""
+    class_name: str | None = None
 
     @property
     def kind(self) -> str:
@@ -175,6 +179,21 @@ def _parse_gate(item: Any, index: int, source: str) -> Gate:
     metric = item.get("metric")
     if not isinstance(metric, str) or not metric:
         raise bad(f"needs a metric (got {metric!r}); one of {', '.join(ALL_METRICS)}")
+    class_name = item.get("class")
+    if class_name is not None:
+        if not isinstance(class_name, (str, int)) or isinstance(class_name, bool) \
+                or not str(class_name).strip():
+            raise bad(f"class must be a class name of the model (got {class_name!r})")
+        class_name = str(class_name).strip()
+        keys = {key: name for name, key in CLASS_METRICS.items()}
+        if metric in keys:
+            metric = keys[metric]
+        if metric not in CLASS_METRICS:
+            raise bad(f"'class: {class_name}' goes with a per-class metric, one of "
+                      f"{', '.join(keys)} (got {metric!r})")
+    elif metric in CLASS_METRICS:
+        raise bad(f"{metric} is a per-class metric of a K-class audit: name the class with "
+                  f"'class: NAME'")
     if metric not in ALL_METRICS:
         raise bad(f"unknown metric {metric!r}{_did_you_mean(metric, ALL_METRICS)}; one of "
                   f"{', '.join(ALL_METRICS)}")
@@ -207,6 +226,8 @@ def _parse_gate(item: Any, index: int, source: str) -> Gate:
         raise bad("the clean images have no severity; drop 'severity' or name a perturbation")
 
     groups = _parse_groups(item.get("groups"), scope, kind, bad)
+    if class_name is not None and "max_regression" in item and scope == "group_gap":
+        raise bad("a group_gap regression gate is judged on the macro metrics only; drop 'class'")
 
     values = {}
     for key in _BOUND_KEYS + ("max_regression",):
@@ -255,7 +276,7 @@ def _parse_gate(item: Any, index: int, source: str) -> Gate:
                 min=values.get("min"), max=values.get("max"), warn_min=values.get("warn_min"),
                 warn_max=values.get("warn_max"), max_regression=values.get("max_regression"),
                 description=str(description) if description is not None else None,
-                index=index, source=source)
+                index=index, source=source, class_name=class_name)
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

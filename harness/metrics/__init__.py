@@ -14,7 +14,9 @@ The full schema is in docs/results-schema.md ("metrics").
 Modules: ``rates`` (pure metric kernels, vectorised over replicates), ``bootstrap`` (resamples,
 intervals), ``replicates`` (all cells × variants at once), ``frame`` (fairlearn MetricFrame point
 estimates), ``gaps``, ``thresholds``, ``robustness``, ``misclassified``, ``entries`` (JSON
-shapes), ``paired`` (model-vs-model deltas for ``compare``), ``audit`` (``audit_metrics``).
+shapes), ``paired`` (model-vs-model deltas for ``compare``), ``audit`` (``audit_metrics``);
+for K-class audits ``multiclass`` (pure kernels of class indices and (N, K) probabilities) and
+``kclass_audit`` (``kclass_audit_metrics``).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import importlib
 #: the metric catalogue (what ``harness gate`` reads) needs none of them, so the names below load
 #: on first use and ``import harness.metrics.catalogue`` stays cheap.
 _HOMES = {
-    "SCHEMA_ID": "audit", "audit_metrics": "audit",
+    "SCHEMA_ID": "audit", "audit_metrics": "audit", "kclass_audit_metrics": "kclass_audit",
     "bootstrap_counts": "bootstrap", "bootstrap_indices": "bootstrap",
     "counts_from_indices": "bootstrap", "percentile_interval": "bootstrap",
     "wilson_interval": "bootstrap",

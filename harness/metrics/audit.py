@@ -4,12 +4,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from ..errors import UserError
 from harness.results.variants import families_of
 from .bootstrap import bootstrap_counts, percentile_interval
 from .entries import WILSON_RULE, by_cell, metric_entry, small_group_rule, too_few_reason
+from .audit_inputs import MISSING_GROUP, check_options, clean_groupings, ordered_groups
 from .frame import frame_values, metric_frame
 from .gaps import gaps_by_variant
 from .misclassified import misclassified
@@ -19,7 +19,6 @@ from .robustness import corruption_error, robustness_by_variant, severity_curves
 from .thresholds import threshold_grid, threshold_optimizer_what_if, threshold_summary
 
 SCHEMA_ID = "dermatrace.metrics/1"
-MISSING_GROUP = "unknown"
 
 _PROPORTION_PARTS = {   # metric -> (successes, denominator) from (tp, fp, fn, tn)
     "accuracy": lambda tp, fp, fn, tn: (tp + tn, tp + fp + fn + tn),
@@ -77,9 +76,9 @@ def audit_metrics(*, y_true: np.ndarray, p: Mapping[str, np.ndarray],
     dict: the "metrics" section (plain Python; no NaN; undefined values None with a reason).
     """
     y, P, variants = _check_inputs(y_true, p, threshold)
-    _check_options(n_boot=n_boot, min_n=min_n, min_per_class=min_per_class, ci_level=ci_level,
+    check_options(n_boot=n_boot, min_n=min_n, min_per_class=min_per_class, ci_level=ci_level,
                    threshold_points=threshold_points, target_sensitivity=target_sensitivity)
-    groupings = _clean_groupings(groups, y.size)
+    groupings = clean_groupings(groups, y.size)
     labels_of_classes = _class_labels(class_labels)
     grid = threshold_grid(threshold_points)
     out = {
@@ -108,9 +107,7 @@ def audit_metrics(*, y_true: np.ndarray, p: Mapping[str, np.ndarray],
 def _grouping(name, labels, *, y, P, variants, threshold, n_boot, seed, min_n, min_per_class,
               level, order, gap_exclude, grid, target, top_k, reference, full,
               class_labels) -> dict:
-    present = set(labels.tolist())
-    listed = list(dict.fromkeys(g for g in map(_label, order or []) if g in present))
-    group_names = listed + sorted(present - set(listed), key=_group_sort_key)
+    group_names = ordered_groups(labels, order)
     cells = ["overall"] + group_names
     members = [np.arange(y.size)] + [np.flatnonzero(labels == g) for g in group_names]
     insufficient = [_insufficiency(y[m], min_n, min_per_class, class_labels) for m in members]
@@ -261,61 +258,6 @@ def _check_inputs(y_true, p, threshold) -> tuple[np.ndarray, np.ndarray, list[st
         raise UserError(f"threshold: must be in [0, 1] (got {threshold!r}); set it in the model "
                         f"sidecar or the config")
     return y, P, variants
-
-
-_OPTION_RULES = {   # option -> (valid?, what it must be)
-    "n_boot": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "min_n": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "min_per_class": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "ci_level": (lambda v: _is_real(v) and 0.0 < v < 1.0, "a number strictly between 0 and 1"),
-    "threshold_points": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
-    "target_sensitivity": (lambda v: _is_real(v) and 0.0 < v <= 1.0, "a number in (0, 1]"),
-}
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-def _check_options(**opts) -> None:
-    for name, (ok, must) in _OPTION_RULES.items():
-        if not ok(opts[name]):
-            raise UserError(f"metrics.{name}: must be {must} (got {opts[name]!r}); fix it in the "
-                            f"audit config")
-
-
-def _label(x) -> str:
-    """A group label as text: missing -> "unknown", 3.0 -> "3"."""
-    if x is None or (isinstance(x, (float, np.floating)) and np.isnan(x)) or x is pd.NA:
-        return MISSING_GROUP
-    if isinstance(x, (float, np.floating)) and float(x).is_integer():
-        return str(int(x))
-    text = str(x).strip()
-    return text if text else MISSING_GROUP
-
-
-def _group_sort_key(label: str):
-    """Numeric labels in numeric order (Fitzpatrick "1".."6"), then text labels alphabetically."""
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
-
-
-def _clean_groupings(groups, n: int) -> dict[str, np.ndarray]:
-    if groups is None or len(groups) == 0:
-        return {"all": np.full(n, "all")}
-    out = {}
-    for name, labels in groups.items():
-        values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
-        if len(values) != n:
-            raise ValueError(f"groups[{name!r}] has {len(values)} labels, expected {n}")
-        out[str(name)] = np.array([_label(x) for x in values], dtype=str)
-    return out
 
 
 def _class_labels(class_labels) -> tuple[str, str] | None:

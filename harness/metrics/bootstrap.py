@@ -18,14 +18,20 @@ import numpy as np
 
 
 def _strata(groups: np.ndarray, y_true: np.ndarray) -> list[np.ndarray]:
-    """Member indices of each (group, label) stratum, strata in sorted order."""
+    """Member indices of each (group, label) stratum, strata in sorted order. Labels are 0/1, or
+    class indices 0..K-1 of a K-class audit (one stratum per group and class)."""
     groups = np.asarray(groups).astype(str)
     y = np.asarray(y_true).astype(np.int64)
     if groups.shape != y.shape or y.ndim != 1:
         raise ValueError(f"groups and y_true must be 1-D of one length "
                          f"(got {groups.shape} and {y.shape})")
     names, gcode = np.unique(groups, return_inverse=True)
-    key = gcode.astype(np.int64) * 2 + (y != 0)
+    if y.size and (y.min() < 0 or y.max() > 1):   # class indices: group x class
+        if y.min() < 0:
+            raise ValueError(f"y_true must hold 0/1 or class indices >= 0 (got {int(y.min())})")
+        key = gcode.astype(np.int64) * (int(y.max()) + 1) + y
+    else:
+        key = gcode.astype(np.int64) * 2 + (y != 0)
     order = np.argsort(key, kind="stable")
     bounds = np.flatnonzero(np.diff(key[order])) + 1
     return np.split(order, bounds) if y.size else []
@@ -38,7 +44,7 @@ def bootstrap_indices(groups: np.ndarray, y_true: np.ndarray, *, n_boot: int = 1
     Parameters
     ----------
     groups : (N,) group label of each image (str-like).
-    y_true : (N,) 0/1 labels.
+    y_true : (N,) 0/1 labels, or K-class indices 0..K-1.
     n_boot : number of replicates B.
     seed : seed of ``np.random.default_rng``; same inputs and seed -> the same matrix.
 

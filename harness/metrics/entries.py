@@ -62,6 +62,28 @@ def too_few_reason(*, n: int, positives: int, min_n: int, min_per_class: int,
     return f"too few to judge: {', '.join(short)} (the rule: {small_group_rule(min_n, min_per_class)})"
 
 
+def too_few_of_each(*, n: int, counts: dict[str, int], min_n: int,
+                    min_per_class: int) -> str | None:
+    """Why a K-class cell is too small to judge, or None when it meets the rule: fewer than
+    ``min_n`` images, or fewer than ``min_per_class`` (at least 1) of some class, each named by
+    its count (``"too few to judge: 7 benign (the rule: at least 30 images and 10 of each
+    class)"``)."""
+    per_class = max(1, int(min_per_class))
+    short = [_count(n, "image", "images")] if n < min_n else []
+    short += [f"{int(c)} {name}" for name, c in counts.items() if c < per_class]
+    if not short:
+        return None
+    return f"too few to judge: {', '.join(short)} (the rule: {small_group_rule(min_n, min_per_class)})"
+
+
+def too_few_of_class(*, name: str, count: int, min_per_class: int) -> str | None:
+    """Why one class of a K-class cell is too small to judge on its own, or None."""
+    per_class = max(1, int(min_per_class))
+    if count >= per_class:
+        return None
+    return f"too few to judge: {int(count)} {name} (the rule: at least {per_class} of the class)"
+
+
 def too_few_groups(gap_groups: list[str], rule: str | None = None) -> str:
     """Why there is nothing to compare: ``"fewer than 2 groups with enough images to compare
     (only light qualifies; the rule: at least 30 images and 10 of each class)"``."""

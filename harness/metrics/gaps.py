@@ -11,11 +11,19 @@ import numpy as np
 
 from .bootstrap import percentile_interval
 from .entries import gap_entry, too_few_groups
-from .rates import METRIC_INFO, METRICS
+from .catalogue import CATALOGUE
 from .replicates import Replicates
 
-_SENS = METRICS.index("sensitivity")
-_SPEC = METRICS.index("specificity")
+#: Why a K-class audit has no equalized-odds difference.
+NO_EQUALIZED_ODDS = "a binary statistic: a K-class audit has no positive class"
+
+
+def higher_is_better(name: str) -> bool:
+    """Direction of a metric on the replicates' metric axis: a catalogue name, or
+    ``"<per-class key>:<class>"`` (``"recall:benign"``) for a K-class audit's per-class metric."""
+    if name in CATALOGUE:
+        return CATALOGUE[name].higher_is_better
+    return CATALOGUE[f"class_{name.split(':', 1)[0]}"].higher_is_better
 
 
 def _ci(rep: np.ndarray, level: float):
@@ -63,12 +71,15 @@ def gaps_by_variant(rep: Replicates, *, gap_groups: list[str], level: float,
     vs_d = _ci(vals - overall[:, None], level)
     vs_r = _ci(_safe_ratio(vals, overall[:, None]), level)
 
-    # Equalized odds: max(TPR spread, FPR spread) over groups, in every resample.
-    t_spread = _nan_spread(vals[:, :, _SENS])          # (V, R)
-    f_spread = _nan_spread(1.0 - vals[:, :, _SPEC])
-    eod = _ci(np.maximum(t_spread, f_spread), level)
-    t_sp = _ci(t_spread, level)
-    f_sp = _ci(f_spread, level)
+    names = rep.metric_names
+    binary = "sensitivity" in names and "specificity" in names
+    if binary:
+        # Equalized odds: max(TPR spread, FPR spread) over groups, in every resample.
+        t_spread = _nan_spread(vals[:, :, names.index("sensitivity")])          # (V, R)
+        f_spread = _nan_spread(1.0 - vals[:, :, names.index("specificity")])
+        eod = _ci(np.maximum(t_spread, f_spread), level)
+        t_sp = _ci(t_spread, level)
+        f_sp = _ci(f_spread, level)
 
     def entry(stat, *ix, why):
         point, lo, hi, nu = stat
@@ -78,13 +89,13 @@ def gaps_by_variant(rep: Replicates, *, gap_groups: list[str], level: float,
     first, last = gap_groups[0], gap_groups[-1]
     for v, variant in enumerate(rep.variants):
         per_metric = {}
-        for m, name in enumerate(METRICS):
+        for m, name in enumerate(names):
             if n_def[v, m] < 2:
                 why = f"{name} defined in fewer than 2 groups"
                 per_metric[name] = _metric_gap_undefined(gap_groups, first, last, why)
                 continue
             gmax, gmin = gap_groups[imax[v, m]], gap_groups[imin[v, m]]
-            higher = METRIC_INFO[name]["higher_is_better"]
+            higher = higher_is_better(name)
             why = f"{name} undefined in a compared group"
             per_metric[name] = {
                 "worst_group": gmin if higher else gmax,
@@ -102,14 +113,19 @@ def gaps_by_variant(rep: Replicates, *, gap_groups: list[str], level: float,
                 },
             }
         auc = per_metric["roc_auc"]
-        out[variant] = {
-            "status": "ok", "reason": None, "groups": list(gap_groups),
-            "metrics": per_metric,
-            "equalized_odds_difference": {
+        if binary:
+            eod_entry = {
                 **entry(eod, v, why="TPR or FPR undefined"),
                 "tpr_difference": entry(t_sp, v, why="TPR undefined"),
                 "fpr_difference": entry(f_sp, v, why="FPR undefined"),
-            },
+            }
+        else:
+            none = {"value": None, "ci": None, "reason": NO_EQUALIZED_ODDS}
+            eod_entry = {**none, "tpr_difference": dict(none), "fpr_difference": dict(none)}
+        out[variant] = {
+            "status": "ok", "reason": None, "groups": list(gap_groups),
+            "metrics": per_metric,
+            "equalized_odds_difference": eod_entry,
             "auc_gap": {"worst_group": auc.get("worst_group"), "best_group": auc.get("best_group"),
                         **auc["difference"]},
         }

@@ -43,6 +43,7 @@ class Replicates:
     flips: np.ndarray            # (V, C, len(FLIP_STATS), B+1); variant 0 (clean) is all zero
     counts: np.ndarray           # (V, C, 4) point tp, fp, fn, tn
     flip_counts: np.ndarray      # (V, C, 3) point flips, right->wrong, wrong->right
+    metric_names: tuple[str, ...] = METRICS   # the third axis of ``values``
 
 
 def compute_replicates(*, y: np.ndarray, P: np.ndarray, variants: list[str], cells: list[str],

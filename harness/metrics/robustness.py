@@ -10,7 +10,6 @@ import numpy as np
 from .bootstrap import percentile_interval
 from .catalogue import CATALOGUE, names
 from .entries import as_list, by_cell, fnum, gap_entry, metric_entry
-from .rates import METRICS
 from .replicates import FLIP_STATS, Replicates
 from harness.results.variants import split_variant
 
@@ -35,11 +34,12 @@ def _interval(rep: np.ndarray, level: float):
 
 
 def robustness_by_variant(rep: Replicates, *, insufficient: list[str | None], level: float,
-                          n_boot: int) -> dict:
+                          n_boot: int, drop_metrics: tuple[str, ...] = DROP_METRICS) -> dict:
     """{variant: {"overall": ROB, "groups": {group: ROB}}} for every variant except clean; a cell
-    too small to judge has ``status: "insufficient"`` and its reason, with the same numbers."""
+    too small to judge has ``status: "insufficient"`` and its reason, with the same numbers.
+    ``drop_metrics``: the names on ``rep.metric_names`` whose clean − variant drop is given."""
     flips = _interval(rep.flips, level)
-    mi = [METRICS.index(m) for m in DROP_METRICS]
+    mi = [rep.metric_names.index(m) for m in drop_metrics]
     clean = rep.values[0][:, mi]                        # (C, 2, R)
     var = rep.values[:, :, mi]                          # (V, C, 2, R)
     absolute = clean[None] - var
@@ -68,7 +68,7 @@ def robustness_by_variant(rep: Replicates, *, insufficient: list[str | None], le
                     undefined_reason="no images",
                     successes=fc[k] if k < 3 else None)
             entry["drop"] = {}
-            for j, m in enumerate(DROP_METRICS):
+            for j, m in enumerate(drop_metrics):
                 why = f"{m} undefined on clean or variant"
                 entry["drop"][m] = {
                     "absolute": _m(d_abs, (v, c, j), n, n_boot, why),
@@ -94,8 +94,8 @@ def severity_curves(rep: Replicates, *, insufficient: list[str | None], level: f
         vidx = [0] + [v for _, v in members]
         x = np.array([0.0] + [float(s) for s, _ in members])
         series = {
-            "balanced_accuracy": rep.values[vidx][:, :, METRICS.index("balanced_accuracy")],
-            "roc_auc": rep.values[vidx][:, :, METRICS.index("roc_auc")],
+            "balanced_accuracy": rep.values[vidx][:, :, rep.metric_names.index("balanced_accuracy")],
+            "roc_auc": rep.values[vidx][:, :, rep.metric_names.index("roc_auc")],
             "flip_rate": rep.flips[vidx][:, :, FLIP_STATS.index("flip_rate")],
         }                                                   # each (S+1, C, R)
         span = x[-1] - x[0]
@@ -139,7 +139,7 @@ def corruption_error(rep: Replicates, *, insufficient: list[str | None], groupin
     if not isinstance(reference, dict) or "groupings" not in reference:
         raise ValueError("reference must be the 'metrics' section of another run's results.json")
     fams = family_members(rep.variants)
-    ba = METRICS.index("balanced_accuracy")
+    ba = rep.metric_names.index("balanced_accuracy")
     cells = []
     for c, cell in enumerate(rep.cells):
         if insufficient[c]:

@@ -24,18 +24,14 @@ A model given as an object has no sidecar beside it: its spec comes from ``spec_
 spec fields given with it (:class:`ModelWithSpec`).
 
 :func:`open_model` reads the sidecar (:mod:`harness.models.sidecar`) and hashes the model's bytes without
-importing TensorFlow; the model itself is loaded on first use (``import tensorflow`` takes seconds),
+importing TensorFlow (:mod:`harness.models.locate`); the model itself is loaded on first use (``import tensorflow`` takes seconds),
 or at once when the sidecar lacks something that only the model can tell (input size, number of
 outputs). The forward pass is a ``tf.function`` over a fixed batch size (the last batch is padded,
 so the function is traced once), not ``model.predict``.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
-import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +40,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from harness.cache import ArrayCache
-from harness.errors import NotAvailable, UserError, UserTypeError
+from harness.errors import NotAvailable, UserError
+from harness.models.locate import (  # noqa: F401  (file_sha256, model_hash: re-exported)
+    Source,
+    file_sha256,
+    locate,
+    locate_object,
+    model_hash,
+    source_hash,
+)
 from harness.models.outputs import (
     OUTPUT_KINDS,
     cache_tag,
@@ -52,6 +56,7 @@ from harness.models.outputs import (
     kind_from_activation,
     kind_from_mode,
     looks_like_probabilities,
+    class_probabilities,
     positive_probability,
     preprocess_images,
     to_probabilities,
@@ -69,32 +74,6 @@ from harness.models.sidecar import (
 FORMATS = ("keras", "h5", "savedmodel", "tflite", "onnx", "callable", "keras-object")
 #: Formats whose Keras graph Grad-CAM can differentiate.
 GRADIENT_FORMATS = ("keras", "h5", "keras-object")
-_SUFFIX_FORMATS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5", ".tflite": "tflite",
-                   ".onnx": "onnx"}
-_GIVE = "give a .keras, .h5, .tflite or .onnx file, a SavedModel folder, or module:function"
-#: Protobuf tags that may follow an ONNX ModelProto's leading ir_version (fields 2 to 8).
-_ONNX_NEXT_TAGS = frozenset(b"\x12\x1a\x22\x28\x32\x3a\x42")
-_CALLABLE = re.compile(r"^(?P<target>.+):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
-_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_CHUNK = 1 << 20
-
-
-# ---------------------------------------------------------------------------------------------
-# locating and hashing (no TensorFlow)
-# ---------------------------------------------------------------------------------------------
-
-
-class _Source:
-    """Where a model is: its format, its file or folder, and for callables the function."""
-
-    def __init__(self, name: str, fmt: str, path: Path | None, function: str | None = None,
-                 module: str | None = None, obj: Any = None):
-        self.name = name          # as the user gave it (an object: its name)
-        self.format = fmt
-        self.path = path          # model file/folder; for callables the module's source file
-        self.function = function
-        self.module = module      # importable module name (callable given as pkg.mod:fn)
-        self.obj = obj            # a keras.Model or a function given in memory
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,159 +84,6 @@ class ModelWithSpec:
 
     model: Any
     fields: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _is_keras_model(obj: Any) -> bool:
-    keras = sys.modules.get("keras")  # an object can only be a keras.Model once keras is imported
-    return keras is not None and isinstance(obj, keras.Model)
-
-
-def _locate_object(obj: Any) -> _Source:
-    """A ``keras.Model`` or a Python callable given in memory."""
-    if _is_keras_model(obj):
-        return _Source(str(getattr(obj, "name", "") or "keras_model"), "keras-object", None,
-                       obj=obj)
-    if callable(obj):
-        target = getattr(obj, "__func__", obj)
-        module = getattr(target, "__module__", None) or type(obj).__module__
-        qualname = getattr(target, "__qualname__", None) or type(obj).__qualname__
-        return _Source(f"{module}:{qualname}", "callable", None, function=qualname,
-                       module=module, obj=obj)
-    raise UserTypeError(f"model: expected a path, module:function, a keras.Model or a callable, got "
-                    f"{type(obj).__name__}")
-
-
-def _sniff_format(path: Path) -> str | None:
-    """The format a file's first bytes show (for files without a known suffix), or None.
-
-    An ONNX file is a protobuf ModelProto, which starts with its ir_version (field 1, a small
-    varint) followed by one of the next fields (producer name, graph, opset imports, ...).
-    """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError:
-        return None
-    if head.startswith(b"PK\x03\x04"):
-        return "keras"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "h5"
-    if head[4:8] == b"TFL3":
-        return "tflite"
-    if len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] <= 0x7F and head[2] in _ONNX_NEXT_TAGS:
-        return "onnx"
-    return None
-
-
-def _locate(model: str) -> _Source:
-    path = Path(model)
-    if path.is_dir():
-        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
-            return _Source(model, "savedmodel", path)
-        raise UserError(
-            f"{model}: a folder but not a SavedModel (no saved_model.pb inside); {_GIVE}"
-        )
-    if path.is_file():
-        fmt = _SUFFIX_FORMATS.get(path.suffix.lower()) or _sniff_format(path)
-        if fmt is None:
-            raise UserError(f"{model}: unknown model format (suffix {path.suffix!r}); {_GIVE}")
-        return _Source(model, fmt, path)
-    match = _CALLABLE.match(model)
-    if match:
-        target, function = match["target"], match["function"]
-        if target.endswith(".py") or "/" in target or "\\" in target:
-            file = Path(target)
-            if not file.is_file():
-                raise UserError(f"{model}: Python file {target!r} not found; give an existing file")
-            return _Source(model, "callable", file, function=function)
-        if _MODULE_NAME.match(target):
-            try:
-                spec = importlib.util.find_spec(target)
-            except (ImportError, ValueError) as exc:
-                raise UserError(f"{model}: cannot find module {target!r} ({exc})") from None
-            if spec is None:
-                raise UserError(
-                    f"{model}: no module named {target!r}; make it importable or give "
-                    "path/to/file.py:function"
-                )
-            origin = Path(spec.origin) if spec.origin and spec.has_location else None
-            return _Source(model, "callable", origin, function=function, module=target)
-    raise UserError(f"{model}: model not found; {_GIVE}")
-
-
-def file_sha256(path: Path, digest: Any = None) -> Any:
-    """Feed a file's bytes into ``digest`` (a new sha256 when None) and return it."""
-    h = digest if digest is not None else hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h
-
-
-def model_hash(model: str) -> str:
-    """Content hash of a model, without importing TensorFlow.
-
-    A file: sha256 of its bytes. A folder: sha256 over every file in sorted relative-path order
-    (posix name, size, bytes). A callable: sha256 of the module's source file and the function
-    name (the code the function imports is not covered).
-    """
-    return _hash_source(_locate(model))
-
-
-def _code_digest(code: Any, h: Any) -> None:
-    """Feed a code object's bytecode, names and constants (nested code included) into ``h``."""
-    h.update(code.co_code + b"\0" + "\0".join(code.co_names).encode())
-    for const in code.co_consts:
-        if hasattr(const, "co_code"):
-            _code_digest(const, h)
-        else:
-            h.update(b"\0" + repr(const).encode())
-
-
-def _object_hash(src: _Source) -> str:
-    """A keras.Model: sha256 of its architecture JSON and every weight (shape, dtype, bytes).
-    A callable: sha256 of its module, qualified name and code (bytecode, names, constants)."""
-    obj = src.obj
-    if src.format == "keras-object":
-        h = hashlib.sha256(b"keras-object\0")
-        try:
-            h.update(obj.to_json().encode("utf-8"))
-        except Exception:  # a subclassed model without get_config: its class stands for it
-            h.update(f"{type(obj).__module__}.{type(obj).__qualname__}".encode())
-        for w in obj.get_weights():
-            w = np.ascontiguousarray(w)
-            h.update(f"\0{w.dtype.str}{w.shape}".encode() + w.tobytes())
-        return h.hexdigest()
-    h = hashlib.sha256(b"callable-object\0" + src.name.encode("utf-8"))
-    target = getattr(obj, "__func__", obj)
-    code = getattr(target, "__code__", None) or getattr(getattr(type(obj), "__call__", None),
-                                                         "__code__", None)
-    if code is not None:
-        _code_digest(code, h)
-    return h.hexdigest()
-
-
-def _hash_source(src: _Source) -> str:
-    if src.obj is not None:
-        return _object_hash(src)
-    if src.format == "callable":
-        h = hashlib.sha256(b"callable\0")
-        if src.path is not None:
-            file_sha256(src.path, h)
-        else:
-            h.update((src.module or "").encode())
-        h.update(b"\0" + (src.function or "").encode())
-        return h.hexdigest()
-    if src.path.is_dir():
-        h = hashlib.sha256(b"folder\0")
-        files = sorted(
-            (p.relative_to(src.path).as_posix(), p) for p in src.path.rglob("*") if p.is_file()
-        )
-        for rel, p in files:
-            h.update(rel.encode("utf-8") + b"\0" + p.stat().st_size.to_bytes(8, "little"))
-            file_sha256(p, h)
-        return h.hexdigest()
-    return file_sha256(src.path).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,18 +106,23 @@ class LoadedModel:
     binary_view : bool
         True when a K-class model (K > 2) is audited as positive-vs-rest: dataset labels other
         than ``spec.positive_class`` count as negatives.
+    kclass : bool
+        True when a K-class model (K > 2) has no positive class: it is audited as K classes, the
+        top class being the prediction.
     supports_gradients : bool
         True for Keras formats (``.keras``, ``.h5``, a ``keras.Model``), whose graph Grad-CAM
         can differentiate.
     """
 
-    def __init__(self, *, spec: ModelSpec, source: _Source, hash: str, trust: bool,
+    def __init__(self, *, spec: ModelSpec, source: Source, hash: str, trust: bool,
                  backend: Any = None, facts: dict | None = None):
         self.spec = spec
         self.path = source.name
         self.format = source.format
         self.hash = hash
-        self.binary_view = len(spec.class_names) > 2  # provisional spec ([] names): False
+        # provisional spec ([] names): neither
+        self.binary_view = len(spec.class_names) > 2 and bool(spec.positive_class)
+        self.kclass = len(spec.class_names) > 2 and not spec.positive_class
         self.supports_gradients = source.format in GRADIENT_FORMATS
         self._source = source
         self._trust = trust
@@ -439,6 +270,23 @@ class LoadedModel:
         np.ndarray
             float64 (N,).
         """
+        if self.kclass:
+            raise ValueError(f"{self.path}: a K-class model has no positive class; use "
+                             "predict_class_probabilities")
+        return self._predict(images, batch_size=batch_size, every_class=False)
+
+    def predict_class_probabilities(self, images: np.ndarray, *,
+                                    batch_size: int = 32) -> np.ndarray:
+        """The probability of every class for each image, in ``spec.class_names`` order.
+
+        Returns
+        -------
+        np.ndarray
+            float64 (N, K); for one sigmoid output, ``[1 - p, p]``.
+        """
+        return self._predict(images, batch_size=batch_size, every_class=True)
+
+    def _predict(self, images: np.ndarray, *, batch_size: int, every_class: bool) -> np.ndarray:
         images = self._check_images(images)
         if not self.spec.class_names:
             raise ValueError(
@@ -448,10 +296,11 @@ class LoadedModel:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         n = len(images)
+        shape = (n, len(self.spec.class_names)) if every_class else (n,)
         if n == 0:
-            return np.empty(0, dtype=np.float64)
+            return np.empty(shape, dtype=np.float64)
         backend = self.load()._backend
-        out = np.empty(n, dtype=np.float64)
+        out = np.empty(shape, dtype=np.float64)
         for start in range(0, n, batch_size):
             chunk = images[start : start + batch_size]
             m = len(chunk)
@@ -464,7 +313,10 @@ class LoadedModel:
                 padded[:m] = x
                 x = padded
             raw = np.asarray(backend.forward(x), dtype=np.float64)[:m]
-            out[start : start + m] = self._interpret(raw)
+            probs = self._interpret(raw)
+            out[start : start + m] = (class_probabilities(probs) if every_class else
+                                      positive_probability(probs, self.spec.class_names,
+                                                           self.spec.positive_class))
         return out
 
     def _check_images(self, images: np.ndarray) -> np.ndarray:
@@ -480,6 +332,7 @@ class LoadedModel:
         return images
 
     def _interpret(self, raw: np.ndarray) -> np.ndarray:
+        """Raw outputs (N, K) -> probabilities (N, K) (one column for a sigmoid unit)."""
         if raw.ndim == 1:
             raw = raw[:, None]
         if raw.ndim != 2:
@@ -513,8 +366,7 @@ class LoadedModel:
                     f"{self.path}: outputs looked like probabilities on the first batch but not on "
                     f"a later one; write \"output\": \"logits\" (or \"probabilities\") in {where}"
                 )
-        probs = to_probabilities(raw, self._kind)
-        return positive_probability(probs, self.spec.class_names, self.spec.positive_class)
+        return to_probabilities(raw, self._kind)
 
 
 def open_model(
@@ -568,8 +420,8 @@ def open_model(
     given: Mapping[str, Any] = {}
     if isinstance(model, ModelWithSpec):
         model, given = model.model, model.fields
-    src = _locate(str(model)) if isinstance(model, (str, Path)) else _locate_object(model)
-    digest = _hash_source(src)
+    src = locate(str(model)) if isinstance(model, (str, Path)) else locate_object(model)
+    digest = source_hash(src)
     if spec_path is not None:
         sidecar: Path | None = Path(spec_path)
         looked = [sidecar]

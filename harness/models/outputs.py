@@ -157,6 +157,28 @@ def positive_probability(
     return probs[:, list(class_names).index(positive_class)].copy()
 
 
+def class_probabilities(probs: np.ndarray) -> np.ndarray:
+    """(N, K) probabilities of every class; one sigmoid column P(second class) -> (N, 2)."""
+    if probs.shape[1] == 1:
+        return np.concatenate([1.0 - probs, probs], axis=1)
+    return probs.copy()
+
+
+def explained_class_probability(probs: np.ndarray, class_index: np.ndarray | int) -> np.ndarray:
+    """(N,) probability of the class each image is explained for: ``class_index`` one index for
+    every image (the positive class of a binary audit) or (N,) indices (the top class of a K-class
+    audit, :func:`top_class_index`); ``probs`` (N, K) as :func:`class_probabilities` gives them."""
+    probs = np.asarray(probs, dtype=np.float64)
+    idx = np.broadcast_to(np.asarray(class_index, dtype=np.intp), (probs.shape[0],))
+    return probs[np.arange(probs.shape[0]), idx]
+
+
+def top_class_index(probs: np.ndarray) -> np.ndarray:
+    """(N,) index of each image's most probable class (the first of tied maxima): the class a
+    K-class audit predicts and explains."""
+    return np.asarray(probs, dtype=np.float64).argmax(axis=1)
+
+
 def cache_tag(parts: dict) -> str:
     """Short stable digest of the settings that change a model's positive-class probability."""
     text = repr(sorted(parts.items()))

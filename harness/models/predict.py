@@ -48,7 +48,8 @@ def predict_cached(
     Returns
     -------
     np.ndarray
-        float64 (N,), row-aligned with ``image_keys``.
+        float64 (N,), row-aligned with ``image_keys``; for a K-class model (``model.kclass``) the
+        probability of every class, (N, K) in ``model.spec.class_names`` order.
 
     Notes
     -----
@@ -64,12 +65,16 @@ def predict_cached(
     tag = model.cache_tag
     keys = [f"{k}|{tag}" for k in image_keys]
     hits = cache.get_many(namespace, keys)
-    out = np.full(n, np.nan, dtype=np.float64)
+    kclass = bool(getattr(model, "kclass", False))
+    width = len(model.spec.class_names) if kclass else 1
+    out = np.full((n, width), np.nan, dtype=np.float64)
     for i, key in enumerate(keys):
         value = hits.get(key)
-        if value is not None and value.size == 1 and value.dtype.kind in "fiu":
-            out[i] = value.flat[0]
-    missing = np.flatnonzero(~np.isfinite(out)).tolist()  # absent, malformed or non-finite
+        if value is not None and value.size == width and value.dtype.kind in "fiu":
+            out[i] = value.ravel()
+    missing = np.flatnonzero(~np.isfinite(out).all(axis=1)).tolist()  # absent, malformed
+    if not kclass:
+        out = out[:, 0]
 
     # The output kind decided when these entries were computed: adopted so that a cached or
     # resumed run reports (and, for the missing images, uses) the same one.
@@ -92,9 +97,13 @@ def predict_cached(
     try:
         for start in range(0, len(missing), batch_size):
             idx = np.asarray(missing[start : start + batch_size])
-            p = model.predict_proba(batch[idx], batch_size=batch_size)
+            if kclass:
+                p = model.predict_class_probabilities(batch[idx], batch_size=batch_size)
+                cache.put_many(namespace, {keys[i]: v.copy() for i, v in zip(idx, p)})
+            else:
+                p = model.predict_proba(batch[idx], batch_size=batch_size)
+                cache.put_many(namespace, {keys[i]: np.float64(v) for i, v in zip(idx, p)})
             out[idx] = p
-            cache.put_many(namespace, {keys[i]: np.float64(v) for i, v in zip(idx, p)})
             if stored is None and model.output_kind is not None:
                 stored = np.array(model.output_kind)
                 cache.put_many(meta_ns, {tag: stored})

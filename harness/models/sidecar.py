@@ -25,7 +25,8 @@ the inferred fields are recorded in ``extra["inferred"]``:
 - ``class_names`` from the dataset's labels when their number matches the model's outputs, sorted
   alphabetically (the order Keras' ``image_dataset_from_directory`` gives them); a single sigmoid
   output needs two labels and means P(second name);
-- ``positive_class``: the second of two class names;
+- ``positive_class``: the second of two class names; none for more classes (the model is audited
+  as K classes unless ``--positive-class`` names one);
 - ``threshold`` 0.5 and ``preprocessing`` ``"none"``.
 
 Where a field cannot be inferred, a ``UserError`` says which field to write into which file.
@@ -69,8 +70,9 @@ class ModelSpec:
     ----------
     class_names : list of str
         Class names in output order (for one sigmoid output: ``[negative, positive]``).
-    positive_class : str
-        The class whose probability DermaTrace audits; one of ``class_names``.
+    positive_class : str or None
+        The class whose probability DermaTrace audits; one of ``class_names``. None for a model
+        with more than two classes and no positive class: it is audited as K classes.
     threshold : float
         Decision threshold on the positive-class probability, in (0, 1).
     preprocessing : str or dict
@@ -84,7 +86,7 @@ class ModelSpec:
     """
 
     class_names: list[str]
-    positive_class: str
+    positive_class: str | None
     threshold: float
     preprocessing: str | dict
     input_size: tuple[int, int]
@@ -436,11 +438,7 @@ def resolve_spec(
         pos = class_names[1]
         inferred.append("positive_class")
     else:
-        raise UserError(
-            f"{model_name}: a {len(class_names)}-class model needs a positive class; "
-            f"write \"positive_class\" in {where} or pass --positive-class "
-            f"(one of {short_repr(class_names)})"
-        )
+        pos = None  # a K-class model audited as K classes (the top class is the prediction)
 
     threshold = fields.get("threshold")
     if threshold is None:

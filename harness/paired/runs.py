@@ -31,6 +31,9 @@ from harness.errors import UserError
 from harness.gates.file import REGRESSION_VARIANT_METRICS
 # Metric names, directions and denominators: the one catalogue gates, compare and the report read.
 from harness.metrics.catalogue import CATALOGUE, CELL_METRICS, HEADLINE_METRICS
+from harness.paired.kclass_runs import (check_kclass_pair, is_kclass_run, kclass_compare_grouping,
+                                        kclass_inputs)
+from harness.paired.sections import corruption_error_ratio, drift_deltas, with_model_intervals
 from harness.results.io import group_label
 
 SCHEMA_ID = "dermatrace.comparison/1"
@@ -184,9 +187,20 @@ def compare(base: Run, cand: Run, *, n_boot: int = 1000, seed: int = 0) -> dict:
     """:func:`compare_runs` on runs already read."""
     if n_boot < 1:
         raise UserError(f"n_boot: must be >= 1 (got {n_boot!r})")
+    names = check_kclass_pair(base, cand) if (is_kclass_run(base.results)
+                                              or is_kclass_run(cand.results)) else None
     order = _check_same_images(base, cand)
     cand_p = {v: a[order] for v, a in cand.p.items()}
-    y = base.labels == base.positive_class
+    if names is not None:
+        index = {c: i for i, c in enumerate(names)}
+        y = np.array([index.get(str(v), -1) for v in base.labels])
+        if (y < 0).any():
+            raise UserError(f"{base.path}/samples.csv: labels outside the classes {names!r}; "
+                            f"re-run the audit")
+        P_base, pred_base = kclass_inputs(base)
+        P_cand, pred_cand = kclass_inputs(cand, order=order)
+    else:
+        y = base.labels == base.positive_class
     settings = base.metrics.get("settings") or {}
     level = float(settings.get("ci_level") or 0.95)
     exclude = [str(g) for g in settings.get("gap_exclude") or ["unknown"]]
@@ -203,17 +217,21 @@ def compare(base: Run, cand: Run, *, n_boot: int = 1000, seed: int = 0) -> dict:
         cand_labels = _grouping_labels(cand, name, y.size)
         disagree = (int(np.count_nonzero(cand_labels[order] != labels))
                     if cand_labels is not None else None)
-        groupings[name] = _compare_grouping(
-            name, labels, y=y, base=base, cand=cand, p_base=base.p, p_cand=cand_p,
-            variants=variants, n_boot=n_boot, seed=seed, level=level, exclude=exclude)
+        if names is not None:
+            groupings[name] = kclass_compare_grouping(
+                name, labels, y=y, names=names, base=base, cand=cand, P_base=P_base,
+                P_cand=P_cand, pred_base=pred_base, pred_cand=pred_cand, variants=variants,
+                n_boot=n_boot, seed=seed, level=level)
+        else:
+            groupings[name] = _compare_grouping(
+                name, labels, y=y, base=base, cand=cand, p_base=base.p, p_cand=cand_p,
+                variants=variants, n_boot=n_boot, seed=seed, level=level, exclude=exclude)
         groupings[name]["group_label_disagreements"] = disagree
     comparison = {
         "schema": SCHEMA_ID,
         "baseline": _run_info(base),
         "candidate": _run_info(cand),
-        "dataset": {"fingerprint": base.results["dataset"].get("fingerprint"),
-                    "n_images": int(y.size), "positive_class": base.positive_class,
-                    "n_positive": int(y.sum()), "n_negative": int(y.size - y.sum())},
+        "dataset": _dataset_info(base, y, names),
         "settings": {"n_boot": int(n_boot), "seed": int(seed), "ci_level": level,
                      "gap_exclude": exclude, "paired": PAIRED_RULE,
                      "mcnemar": _mcnemar_rule(), "corruption_error": CE_RULE,
@@ -221,7 +239,7 @@ def compare(base: Run, cand: Run, *, n_boot: int = 1000, seed: int = 0) -> dict:
         "variants": variants,
         "variants_only_in": only,
         "groupings": groupings,
-        "gradcam": _drift_deltas(base.results.get("gradcam"), cand.results.get("gradcam"),
+        "gradcam": drift_deltas(base.results.get("gradcam"), cand.results.get("gradcam"),
                                  variants),
     }
     comparison["summary"] = summary_lines(comparison)
@@ -229,6 +247,16 @@ def compare(base: Run, cand: Run, *, n_boot: int = 1000, seed: int = 0) -> dict:
         comparison["summary"].insert(1, SAME_RUN_WARNING.format(hash=str(base.results["model"]
                                                                            ["hash"])[:12]))
     return comparison
+
+
+def _dataset_info(base: Run, y: np.ndarray, names: list[str] | None) -> dict:
+    info = {"fingerprint": base.results["dataset"].get("fingerprint"), "n_images": int(y.size)}
+    if names is not None:
+        counts = np.bincount(y, minlength=len(names))
+        return {**info, "audit": "kclass", "class_names": names,
+                "class_counts": dict(zip(names, counts.tolist()))}
+    return {**info, "positive_class": base.positive_class, "n_positive": int(y.sum()),
+            "n_negative": int(y.size - y.sum())}
 
 
 def _same_model_and_predictions(base: Run, cand: Run, cand_p: dict[str, np.ndarray]) -> bool:
@@ -251,17 +279,6 @@ def _run_info(run: Run) -> dict:
             "path": m.get("path"), "hash": m.get("hash"), "format": m.get("format"),
             "threshold": float(m["threshold"]), "positive_class": m.get("positive_class"),
             "recipe": (m.get("sidecar") or {}).get("recipe")}
-
-
-def _with_model_intervals(entry: dict, base: np.ndarray, cand: np.ndarray, *,
-                          level: float) -> dict:
-    """``entry`` plus each model's own interval over the same resamples (``baseline_ci``,
-    ``candidate_ci``), so that no value in a comparison stands without one."""
-    from harness.metrics.paired_stats import interval_entry
-
-    for key, rep in (("baseline_ci", base), ("candidate_ci", cand)):
-        entry[key] = interval_entry(rep, level=level, why="undefined")["ci"]
-    return entry
 
 
 def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run, p_base, p_cand,
@@ -320,7 +337,7 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
         npos = int(yc.sum())
         dens = {"n": int(m.size), "positives": npos, "negatives": int(m.size) - npos}
         deltas[cell] = {"status": "ok", **{
-            metric: _with_model_intervals(
+            metric: with_model_intervals(
                 delta_entry(rb[metric], rc[metric],
                             higher_is_better=CATALOGUE[metric].higher_is_better, level=level,
                             n=dens.get(CATALOGUE[metric].denominator),
@@ -361,7 +378,7 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
         "thresholds": _threshold_shifts(gr_b, gr_c, groups, tb, tc),
         "robustness": {v: {"overall": robustness[v]["overall"],
                            "groups": {g: robustness[v][g] for g in groups}} for v in robustness},
-        "corruption_error": _corruption_error(ba_reps, groups, variants, level=level),
+        "corruption_error": corruption_error_ratio(ba_reps, groups, variants, level=level),
     }
 
 
@@ -448,85 +465,6 @@ def _threshold_shifts(gr_b: Mapping, gr_c: Mapping, groups: list[str], tb: float
             "overall": cell(None), "groups": {g: cell(g) for g in groups}}
 
 
-def _corruption_error(ba_reps: dict, groups: list[str], variants: list[str], *,
-                      level: float) -> dict:
-    """mCE-style corruption error of the candidate relative to the baseline, per cell, with
-    paired intervals (error = 1 − balanced accuracy)."""
-    from harness.metrics.paired_stats import interval_entry
-    from harness.gates.evaluate import run_families
-
-    fams = run_families(variants)
-    if not fams:
-        return {"status": "skipped", "reason": "no perturbation families in both runs"}
-
-    def cell_ce(reps: dict) -> dict:
-        eb0, ec0 = 1.0 - reps["clean"][0], 1.0 - reps["clean"][1]
-        ce, rce = {}, {}
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for fam, sevs in fams.items():
-                eb = sum(1.0 - reps[f"{fam}@{s}"][0] for s in sevs)
-                ec = sum(1.0 - reps[f"{fam}@{s}"][1] for s in sevs)
-                ce[fam] = np.where(eb > 0, ec / np.where(eb > 0, eb, 1.0), np.nan)
-                den = eb - len(sevs) * eb0
-                num = ec - len(sevs) * ec0
-                rce[fam] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        out = {"ce": {}, "relative_ce": {}}
-        for key, mean_key, table in (("ce", "mce", ce), ("relative_ce", "relative_mce", rce)):
-            why = ("the baseline makes no error under this corruption" if key == "ce" else
-                   "the baseline's error does not rise above its clean error")
-            for fam, rep in table.items():
-                out[key][fam] = interval_entry(rep, level=level, why=why)
-            usable = [rep for rep in table.values() if np.isfinite(rep[0])]
-            out[mean_key] = (interval_entry(np.mean(usable, axis=0), level=level,
-                                             why="undefined for a family")
-                              if usable else {"value": None, "ci": None,
-                                              "reason": "undefined for every family"})
-        return out
-
-    return {"status": "ok", "reason": None, "error": "1 - balanced_accuracy",
-            "families": {f: list(s) for f, s in fams.items()},
-            "overall": cell_ce(ba_reps["overall"]),
-            "groups": {g: cell_ce(ba_reps[g]) if g in ba_reps else None for g in groups}}
-
-
-def _drift_deltas(gb, gc, variants: list[str]) -> dict:
-    """Change of the Grad-CAM drift medians (point values; per-image drift is not stored, so
-    each run's own interval is shown instead of a paired one)."""
-    for g in (gb, gc):
-        if not isinstance(g, Mapping) or not g.get("available"):
-            why = (g or {}).get("reason") if isinstance(g, Mapping) else None
-            return {"available": False,
-                    "reason": f"Grad-CAM drift is not in both runs ({why or 'not computed'})"}
-    common = [v for v in variants if v in (gb.get("drift") or {}) and v in (gc.get("drift") or {})]
-    if not common:
-        return {"available": False, "reason": "no perturbed variant has Grad-CAM drift in both runs"}
-
-    def entry(b, c):
-        b, c = b or {}, c or {}
-        mb, mc = b.get("median"), c.get("median")
-        return {"baseline": mb, "baseline_ci": b.get("median_ci"), "candidate": mc,
-                "candidate_ci": c.get("median_ci"), "n": c.get("n"),
-                "delta": None if mb is None or mc is None else float(mc - mb), "ci": None}
-
-    out = {}
-    for v in common:
-        db, dc = gb["drift"][v], gc["drift"][v]
-        metrics = [k for k in (db.get("metrics") or {}) if k in (dc.get("metrics") or {})]
-        part = {"overall": {k: entry((db.get("overall") or {}).get("all", {}).get(k),
-                                     (dc.get("overall") or {}).get("all", {}).get(k))
-                            for k in metrics},
-                "groups": {}}
-        for g in sorted(set(db.get("by_group") or {}) & set(dc.get("by_group") or {})):
-            part["groups"][g] = {k: entry(db["by_group"][g].get("all", {}).get(k),
-                                          dc["by_group"][g].get("all", {}).get(k))
-                                 for k in metrics}
-        out[v] = part
-    return {"available": True,
-            "reason": "per-image drift is not stored in a run: deltas are of the two medians, "
-                      "shown with each run's own interval",
-            "variants": out}
-
-
 # ---------------------------------------------------------------------------------- summary
 def _num(x, signed=False) -> str:
     if not isinstance(x, (int, float)):
@@ -550,7 +488,7 @@ def summary_lines(comparison: Mapping) -> list[str]:
     if not gr:
         return lines
     overall = gr["deltas"]["overall"]
-    for metric in HEADLINE:
+    for metric in (m for m in HEADLINE if m in overall):   # a K-class comparison: the macro ones
         e = overall[metric]
         lines.append(f"{metric}: {_num(e['baseline'])} -> {_num(e['candidate'])}, "
                      f"delta {_num(e['delta'], True)}{_ci(e['ci'])} ({e['change']})")

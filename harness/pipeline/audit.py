@@ -67,13 +67,16 @@ def run_audit(cfg: AuditConfig, *, progress: bool = False,
     metrics = metrics_stage(cfg, y_true=data.y_true, p=preds.p, groupings=tone.groupings,
                             threshold=model.spec.threshold, timer=timer,
                             class_names=model.spec.class_names,
-                            positive_class=model.spec.positive_class)
+                            positive_class=model.spec.positive_class,
+                            class_probs=preds.class_probs)
     cam = gradcam_stage(cfg=cfg, model=model, images=ds.images, image_keys=data.image_keys,
-                        variants=variants, probs=preds.p, groups=tone.groupings["group"],
+                        variants=variants, probs=preds.p, class_probs=preds.class_probs,
+                        groups=tone.groupings["group"],
                         cache=cache, perturbed=perturbed, masks=masks, timer=timer,
                         progress=progress, log=log)
 
-    samples = samples_table(ds=ds, model=model, p=preds.p, tone=tone.table, variants=variants)
+    samples = samples_table(ds=ds, model=model, p=preds.p, tone=tone.table, variants=variants,
+                            class_probs=preds.class_probs)
     results = results_io.assemble(
         cfg=results_config(cfg, model=model), model=model, ds=ds, groups=tone.section,
         variants=preds.variants, metrics=metrics, gradcam=cam.section, y_true=data.y_true)

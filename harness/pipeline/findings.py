@@ -9,7 +9,8 @@ docs/results-schema.md, "findings"):
   a label grouping (the report's colour swatches), and the images shown across the perturbation
   ladder (the first image of each skin-tone group, as the pipeline's thumbnails);
 - ``samples.csv`` columns ``flip[<variant>]``: whether that image's predicted class under the
-  variant differs from its clean one (both at the model's threshold, ``p >= threshold``).
+  variant differs from its clean one (both at the model's threshold, ``p >= threshold``; in a
+  K-class audit, its top class ``pred[<variant>]`` differs from ``pred``).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.results.io import group_label, variant_column
+from harness.results.io import group_label, pred_column, variant_column
 
 #: The estimated skin-tone grouping (``samples.csv`` column and ``metrics.groupings`` key).
 GROUP_GROUPING = "group"
@@ -70,6 +71,9 @@ def flip_flags(results: Mapping, samples: pd.DataFrame) -> pd.DataFrame:
     (``p >= threshold`` on each side); False where either probability is missing. No columns when
     the threshold or ``p`` is missing.
     """
+    if "pred" in samples.columns and any(pred_column(v) in samples.columns
+                                         for v in _variants(results)):
+        return _top_class_flips(results, samples)   # a K-class audit: the top class changed
     threshold = _mapping(results.get("model")).get("threshold")
     if not _number(threshold) or "p" not in samples.columns:
         return pd.DataFrame(index=samples.index)
@@ -83,6 +87,14 @@ def flip_flags(results: Mapping, samples: pd.DataFrame) -> pd.DataFrame:
         p_var = pd.to_numeric(samples[col], errors="coerce").to_numpy(dtype=float)
         known = np.isfinite(p_clean) & np.isfinite(p_var)
         columns[flip_column(variant)] = known & ((p_var >= t) != (p_clean >= t))
+    return pd.DataFrame(columns, index=samples.index)
+
+
+def _top_class_flips(results: Mapping, samples: pd.DataFrame) -> pd.DataFrame:
+    """K-class flip flags: the variant's top class (``pred[<variant>]``) differs from ``pred``."""
+    clean = samples["pred"].astype(str)
+    columns = {flip_column(v): (samples[pred_column(v)].astype(str) != clean).to_numpy()
+               for v in _variants(results) if pred_column(v) in samples.columns}
     return pd.DataFrame(columns, index=samples.index)
 
 

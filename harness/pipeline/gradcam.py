@@ -20,6 +20,7 @@ from harness.explain.attention import (DRIFT_METRICS, DRIFT_VERSION, attention_s
                                        noise_floor, summarise_drift)
 from harness.explain.gradcam import GradCam
 from harness.models.open import LoadedModel
+from harness.models.outputs import top_class_index
 from harness.pipeline.cached import cached_fields
 from harness.pipeline.ladder import PerturbedImages, RegionMasks
 from harness.pipeline.timer import Timer, progress_bar
@@ -154,11 +155,14 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
                   image_keys: list[str], variants: list, probs: dict[str, np.ndarray],
                   groups: np.ndarray, cache: ArrayCache, perturbed: PerturbedImages,
                   masks: RegionMasks, timer: Timer, progress: bool,
-                  log: Callable[[str], None]) -> GradCamResult:
+                  log: Callable[[str], None],
+                  class_probs: dict[str, np.ndarray] | None = None) -> GradCamResult:
     """Heatmaps on a selection of images, their drift per variant, and where the model looks.
 
     ``cfg`` gives the selection (``gradcam``), the layer, the attention regions, the seed, the
     bootstrap size and the batch size; ``groups`` is the estimated skin-tone group per image.
+    ``class_probs`` (a K-class model: variant -> (N, K)): each image is explained for its clean
+    top class, and a flip is a change of the top class.
     """
     if cfg.gradcam == "none":
         return GradCamResult({"available": False, "reason": "disabled (--gradcam none)"})
@@ -177,9 +181,14 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
             return GradCamResult({"available": False, "reason": str(exc)})
         # Explain the same class on clean and perturbed images: the positive class (for one
         # sigmoid unit, GradCam turns index 0 into the unit's negated score).
-        class_index = list(model.spec.class_names).index(model.spec.positive_class)
+        if class_probs is None:
+            class_index = list(model.spec.class_names).index(model.spec.positive_class)
+            explained = f"class={class_index}"
+        else:  # K classes: each image's clean top class
+            class_index = top_class_index(class_probs["clean"][sel])
+            explained = "class=top"
         # Heatmaps depend on the model file, the sidecar settings, the layer and the class.
-        prefix = f"{model.hash}/{model.cache_tag}/{cam.key}/class={class_index}"
+        prefix = f"{model.hash}/{model.cache_tag}/{cam.key}/{explained}"
         sel_keys = [image_keys[i] for i in sel]
 
         def heat(variant_key: str, images_at) -> np.ndarray:
@@ -189,7 +198,8 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
             missing = [j for j, k in enumerate(sel_keys) if k not in found]
             if missing:
                 imgs = images_at(sel[missing])
-                maps = cam.get().heatmaps(imgs, class_index=class_index, batch_size=cfg.batch_size)
+                cls = class_index if np.ndim(class_index) == 0 else class_index[missing]
+                maps = cam.get().heatmaps(imgs, class_index=cls, batch_size=cfg.batch_size)
                 cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
                 for t, j in enumerate(missing):
                     found[sel_keys[j]] = maps[t]
@@ -200,7 +210,8 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         regions = {name: tuple(box) for name, box in (cfg.attention_regions or {}).items()}
         shares = attention_shares(h_clean, skin=masks.skin()[sel], lesion=masks.lesion()[sel],
                                   size=hw, region=regions or None)
-        pred_clean = probs["clean"][sel] >= threshold
+        pred_clean = (probs["clean"][sel] >= threshold if class_probs is None
+                      else top_class_index(class_probs["clean"][sel]))
         no_flip = np.zeros(sel.size, dtype=bool)
         # The noise floor (an identity re-run and a 1-pixel shift) needs the model itself: its
         # per-image drift is cached like everything else.
@@ -231,7 +242,8 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
             found = cached_fields(cache, f"{prefix}/drift|{DRIFT_VERSION}/{vkey}", sel_keys,
                                   lambda h=h_var: drift(h_clean, h, size=hw))
             d = {metric: found[metric] for metric in DRIFT_METRICS}
-            flipped = (probs[variant.name][sel] >= threshold) != pred_clean
+            flipped = (probs[variant.name][sel] >= threshold if class_probs is None
+                       else top_class_index(class_probs[variant.name][sel])) != pred_clean
             per_variant[variant.name] = summarise_drift(d, flipped=flipped, groups=groups[sel],
                                                         n_boot=cfg.n_boot, seed=cfg.seed)
     left_out = _fewer_than_groups(cfg.gradcam, groups)
@@ -248,7 +260,8 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         "available": True,
         "layer": cam.layer_name,
         "method": cam.key,
-        "class_explained": model.spec.positive_class,
+        "class_explained": (model.spec.positive_class if class_probs is None
+                            else "the top class of each clean image"),
         "n_images": int(sel.size),
         "selection": selection,
         "regions": {k: list(v) for k, v in regions.items()},

@@ -28,7 +28,8 @@ class AuditData:
     model : LoadedModel
         The model, with class names inferred from the dataset's labels where the sidecar had none.
     y_true : ndarray
-        (N,) int8: 1 for the model's positive class, 0 for every other label.
+        (N,) int8: 1 for the model's positive class, 0 for every other label; for a K-class
+        model (``model.kclass``) the index of each image's label in ``spec.class_names``.
     image_keys : list of str
         One cache key per image: its content hash and the decode/resize recipe that made the
         array.
@@ -68,6 +69,10 @@ def data_stage(cfg: AuditConfig, *, model: LoadedModel, cache: ArrayCache, timer
     if spec.extra.get("needs_dataset_labels"):
         model = open_model(cfg.model, spec_path=cfg.model_spec, positive_class=cfg.positive_class,
                            trust=cfg.trust_model, dataset_labels=ds.class_names, cache=cache)
-    y_true = (ds.labels == model.spec.positive_class).astype(np.int8)
+    if model.kclass:
+        index = {c: i for i, c in enumerate(model.spec.class_names)}
+        y_true = np.array([index[str(v)] for v in ds.labels], dtype=np.intp)
+    else:
+        y_true = (ds.labels == model.spec.positive_class).astype(np.int8)
     image_keys = [f"{h}:{size[0]}x{size[1]}:{DECODER_VERSION}" for h in ds.image_hashes]
     return AuditData(dataset=ds, model=model, y_true=y_true, image_keys=image_keys)

@@ -9,6 +9,7 @@ import numpy as np
 
 from harness.cache import ArrayCache
 from harness.models.open import LoadedModel
+from harness.models.outputs import explained_class_probability, top_class_index
 from harness.models.predict import predict_cached
 from harness.pipeline.ladder import PerturbedImages, RegionMasks, variant_record
 from harness.pipeline.timer import Timer, progress_bar
@@ -21,14 +22,19 @@ class Predictions:
     Attributes
     ----------
     p : dict
-        ``"clean"`` and every variant name (``"blur@3"``) -> (N,) float64, in ladder order.
+        ``"clean"`` and every variant name (``"blur@3"``) -> (N,) float64, in ladder order: the
+        probability of the positive class, or for a K-class model that of the top class.
     variants : list of dict
         One entry of ``results["perturbations"]["variants"]`` per variant (requested and
         achieved).
+    class_probs : dict or None
+        For a K-class model (``model.kclass``): the same names -> (N, K) probabilities of every
+        class in ``spec.class_names`` order; None otherwise.
     """
 
     p: dict[str, np.ndarray]
     variants: list[dict[str, Any]]
+    class_probs: dict[str, np.ndarray] | None = None
 
 
 def predictions_stage(*, model: LoadedModel, images: np.ndarray, image_keys: list[str],
@@ -55,4 +61,7 @@ def predictions_stage(*, model: LoadedModel, images: np.ndarray, image_keys: lis
         records.append(variant_record(variant, perturbed=perturbed, masks=masks,
                                       image_keys=image_keys, cache=cache))
     perturbed.release()
-    return Predictions(p=probs, variants=records)
+    if not model.kclass:
+        return Predictions(p=probs, variants=records)
+    top = {name: explained_class_probability(P, top_class_index(P)) for name, P in probs.items()}
+    return Predictions(p=top, variants=records, class_probs=probs)

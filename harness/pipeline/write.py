@@ -14,6 +14,7 @@ from harness.data.arrays import ArrayData
 from harness.data.load import Dataset
 from harness.errors import UserError
 from harness.models.open import LoadedModel
+from harness.models.outputs import top_class_index
 from harness.results import io as results_io
 
 
@@ -30,9 +31,19 @@ def check_output_folder(out: Path) -> None:
 
 
 def samples_table(*, ds: Dataset, model: LoadedModel, p: dict[str, np.ndarray],
-                  tone: pd.DataFrame, variants: list) -> pd.DataFrame:
-    """``samples.csv``: one row per image, with the predicted class at the model's threshold."""
+                  tone: pd.DataFrame, variants: list,
+                  class_probs: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """``samples.csv``: one row per image, with the predicted class at the model's threshold; for
+    a K-class model (``class_probs`` given) the top class, its probability ``p`` and one
+    ``p:<class>`` column per class, and per variant its top class ``pred[<variant>]``."""
     spec = model.spec
+    if class_probs is not None:
+        names = np.asarray(spec.class_names, dtype=object)
+        return results_io.samples_frame(
+            files=ds.files, labels=ds.labels, p=p, pred=names[top_class_index(class_probs["clean"])],
+            tone=tone, extra=ds.extra, variant_order=[v.name for v in variants],
+            class_probs={c: class_probs["clean"][:, i] for i, c in enumerate(spec.class_names)},
+            variant_pred={v.name: names[top_class_index(class_probs[v.name])] for v in variants})
     negatives = [c for c in spec.class_names if c != spec.positive_class]
     negative = negatives[0] if len(negatives) == 1 else f"not {spec.positive_class}"
     pred = np.where(p["clean"] >= spec.threshold, spec.positive_class, negative)

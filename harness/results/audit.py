@@ -199,11 +199,13 @@ class Audit:
     def _repr_html_(self) -> str:
         esc = html.escape
         model = self.results.get("model") or {}
+        which = ("K classes: the top class is predicted" if model.get("kclass")
+                 else f"positive: {esc(str(model.get('positive_class')))}")
         parts = ["<div class=\"dermatrace-audit\"><table>",
                  f"<tr><th>model</th><td>{esc(self.model_name)} ({esc(str(model.get('format')))})"
                  f"</td></tr>",
                  f"<tr><th>classes</th><td>{esc(', '.join(map(str, model.get('class_names') or [])))}"
-                 f" (positive: {esc(str(model.get('positive_class')))})</td></tr>",
+                 f" ({which})</td></tr>",
                  f"<tr><th>images</th><td>{self.n_images}</td></tr>"]
         try:
             frame = self.metrics("group", "clean")

@@ -63,12 +63,29 @@ def variant_column(name: str) -> str:
     return f"p[{name}]"
 
 
+def class_column(name: str) -> str:
+    """``melanoma`` -> ``p:melanoma`` (the samples.csv column of a class's clean probability)."""
+    return f"p:{name}"
+
+
+def pred_column(name: str) -> str:
+    """``blur@3`` -> ``pred[blur@3]`` (a K-class audit's top class under a variant)."""
+    return f"pred[{name}]"
+
+
 def samples_frame(*, files, labels, p: dict[str, np.ndarray], pred, tone: "pd.DataFrame",
-                  extra: "pd.DataFrame", variant_order: list[str]) -> "pd.DataFrame":
-    """One row per image: file, label, p, pred, skin tone, manifest columns, one p[...] per variant."""
+                  extra: "pd.DataFrame", variant_order: list[str],
+                  class_probs: dict[str, np.ndarray] | None = None,
+                  variant_pred: dict[str, np.ndarray] | None = None) -> "pd.DataFrame":
+    """One row per image: file, label, p, pred, skin tone, manifest columns, one p[...] per variant.
+
+    A K-class audit adds ``p:<class>`` after ``pred`` (``class_probs``: class -> (N,)) and
+    ``pred[<variant>]`` after each ``p[<variant>]`` (``variant_pred``: variant -> (N,) names)."""
     import pandas as pd
 
     frame = pd.DataFrame({"file": list(files), "label": list(labels), "p": p["clean"], "pred": list(pred)})
+    for name, values in (class_probs or {}).items():
+        frame[class_column(name)] = values
     for col in ("ita", "ita_iqr", "skin_fraction", "group", "fitzpatrick_est"):
         if col in tone.columns:
             frame[col] = tone[col].to_numpy()
@@ -77,6 +94,8 @@ def samples_frame(*, files, labels, p: dict[str, np.ndarray], pred, tone: "pd.Da
             frame[col] = extra[col].to_numpy()
     for name in variant_order:
         frame[variant_column(name)] = p[name]
+        if variant_pred is not None:
+            frame[pred_column(name)] = list(variant_pred[name])
     return frame
 
 
@@ -112,14 +131,25 @@ def assemble(*, cfg, model, ds, groups: dict, variants: list[dict], metrics: dic
         "supports_gradients": bool(model.supports_gradients),
         "sidecar": jsonable(spec.extra),
     }
+    if getattr(model, "kclass", False):
+        model_section["kclass"] = True
+        model_section["kclass_note"] = (
+            f"a {len(spec.class_names)}-class model audited as {len(spec.class_names)} classes: "
+            "the prediction is the top class (no threshold); --positive-class gives a binary view")
     if model.binary_view:
         model_section["binary_view_note"] = (
             f"binary view of a {len(spec.class_names)}-class model: '{spec.positive_class}' is "
             "positive, every other label counts as negative")
     dataset_section = ds.summary()
+    if getattr(model, "kclass", False):
+        counts = np.bincount(np.asarray(y_true, dtype=np.intp), minlength=len(spec.class_names))
+        dataset_section["class_counts"] = dict(zip(spec.class_names, counts.tolist()))
+    else:
+        dataset_section.update({
+            "n_positive": int(y_true.sum()),
+            "n_negative": int(len(y_true) - y_true.sum()),
+        })
     dataset_section.update({
-        "n_positive": int(y_true.sum()),
-        "n_negative": int(len(y_true) - y_true.sum()),
         "n_skipped": len(ds.skipped),
         "extra_columns": [str(c) for c in ds.extra.columns],
     })

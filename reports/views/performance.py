@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.metrics.catalogue import CATALOGUE, DENOMINATORS, REPORT_GAP_METRICS
 from reports import fmt, plots
+from reports.views.kclass_performance import is_kclass, kclass_performance
 from reports.views.common import (CLEAN, as_dict, as_list, ci_level, dig, gap_row, group_order,
                                   group_swatches, grouping_title, groupings, matrix_view, metric_name,
                                   slug, small_group_rule, status_n)
@@ -30,9 +31,12 @@ CALIBRATION = _columns(("accuracy", "precision", "npv", "brier", "ece"))
 def performance(results: dict) -> dict | None:
     """``{"groupings": [view per grouping]}`` (None without metrics): rows per group, confusion
     matrices, the gaps of ``REPORT_GAP_METRICS``, the equalized-odds difference and a bar chart.
+    A K-class audit's section is :func:`reports.views.kclass_performance.kclass_performance`.
 
     A group too small to judge keeps its row: each estimate with its interval and the mark
     ``fmt.TOO_FEW``, its reason on its name; it stays out of the bar chart and the gaps."""
+    if is_kclass(results):
+        return kclass_performance(results)
     grs = groupings(results)
     if not grs:
         return None
