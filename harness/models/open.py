@@ -439,6 +439,15 @@ class LoadedModel:
         np.ndarray
             float64 (N,).
         """
+        probs = self.class_probabilities(images, batch_size=batch_size)
+        if len(probs) == 0:
+            return np.empty(0, dtype=np.float64)
+        return positive_probability(probs, self.spec.class_names, self.spec.positive_class)
+
+    def class_probabilities(self, images: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+        """Every output's probability for each image: float64 (N, K), K the model's outputs (one
+        sigmoid unit: K = 1, the probability of ``spec.class_names[1]``). Same forward pass and
+        checks as :meth:`predict_proba` (which takes the positive class's column of this)."""
         images = self._check_images(images)
         if not self.spec.class_names:
             raise ValueError(
@@ -449,9 +458,9 @@ class LoadedModel:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         n = len(images)
         if n == 0:
-            return np.empty(0, dtype=np.float64)
+            return np.empty((0, self._n_outputs or 1), dtype=np.float64)
         backend = self.load()._backend
-        out = np.empty(n, dtype=np.float64)
+        parts = []
         for start in range(0, n, batch_size):
             chunk = images[start : start + batch_size]
             m = len(chunk)
@@ -464,8 +473,8 @@ class LoadedModel:
                 padded[:m] = x
                 x = padded
             raw = np.asarray(backend.forward(x), dtype=np.float64)[:m]
-            out[start : start + m] = self._interpret(raw)
-        return out
+            parts.append(self._interpret(raw))
+        return np.concatenate(parts)
 
     def _check_images(self, images: np.ndarray) -> np.ndarray:
         if not isinstance(images, np.ndarray):
@@ -513,8 +522,7 @@ class LoadedModel:
                     f"{self.path}: outputs looked like probabilities on the first batch but not on "
                     f"a later one; write \"output\": \"logits\" (or \"probabilities\") in {where}"
                 )
-        probs = to_probabilities(raw, self._kind)
-        return positive_probability(probs, self.spec.class_names, self.spec.positive_class)
+        return to_probabilities(raw, self._kind)
 
 
 def open_model(

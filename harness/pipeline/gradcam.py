@@ -83,6 +83,12 @@ class LazyGradCam:
         return self._cam
 
 
+def explained_class_index(model: LoadedModel) -> int:
+    """The class every heatmap explains, on clean and perturbed images alike: the positive class
+    (for one sigmoid unit, GradCam turns index 0 into the unit's negated score)."""
+    return list(model.spec.class_names).index(model.spec.positive_class)
+
+
 def gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int) -> np.ndarray:
     """Indices of the images that get heatmaps: all, none, N, or auto.
 
@@ -175,9 +181,7 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
             cam = LazyGradCam(model, layer=cfg.gradcam_layer, cache=cache)
         except NotAvailable as exc:
             return GradCamResult({"available": False, "reason": str(exc)})
-        # Explain the same class on clean and perturbed images: the positive class (for one
-        # sigmoid unit, GradCam turns index 0 into the unit's negated score).
-        class_index = list(model.spec.class_names).index(model.spec.positive_class)
+        class_index = explained_class_index(model)
         # Heatmaps depend on the model file, the sidecar settings, the layer and the class.
         prefix = f"{model.hash}/{model.cache_tag}/{cam.key}/class={class_index}"
         sel_keys = [image_keys[i] for i in sel]
