@@ -16,6 +16,8 @@ from harness.results.io import variant_column
 NO_SEVERITY = ("**No severity score.** The seed study promised a \"predicted type of eczema and "
                "severity\". This model predicts the type only (the probability above); it was "
                "not trained to grade severity, so none is shown here or in any audit.")
+#: The severity the perturbation panel opens at.
+DEFAULT_SEVERITY = 3
 DRIFT_SHOWN = {"cosine": "cosine similarity", "spearman": "rank correlation",
                "iou_top10": "overlap of the top 10%", "centroid_shift": "centre shift (of diagonal)"}
 
@@ -136,7 +138,8 @@ def _skin_tone(explorer: Explorer, photo: Photo) -> None:
     cols[1].metric(f"group ({explorer.settings.scheme})", str(t["group"]))
     fitz = t.get("fitzpatrick_est")
     cols[2].metric("Fitzpatrick estimate", "unknown" if fitz is None else f"type {int(fitz)}")
-    cols[3].metric("healthy skin", f"{t['skin_fraction'] * 100:.0f}% of the image")
+    cols[3].metric("healthy skin share", f"{t['skin_fraction'] * 100:.0f}%",
+                   help="share of the image the healthy-skin mask covers")
     if t["group"] == "unknown":
         if t["skin_fraction"] < cfg.min_skin_fraction:
             why = f"less than {cfg.min_skin_fraction:.0%} of the image is healthy skin"
@@ -152,7 +155,9 @@ def _perturbation(explorer: Explorer, photo: Photo, row: dict) -> None:
     st.subheader("Perturbation")
     pick, slide = st.columns([1, 2])
     family = pick.selectbox("Family", explorer.settings.offered_families(), key="family")
-    severity = slide.slider("Severity", min_value=0, max_value=5, step=1, key="severity")
+    st.session_state.setdefault("severity", DEFAULT_SEVERITY)
+    severity = slide.slider("Severity (0 = the clean image)", min_value=0, max_value=5, step=1,
+                            key="severity")
     answer = explorer.variant(photo, family, severity)
     left, right, numbers = st.columns([1, 1, 1.2])
     left.image(answer.image, caption=f"{answer.name}", width="stretch")

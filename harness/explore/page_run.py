@@ -56,10 +56,11 @@ def render(run: RunView | None, *, error: str | None, explorer: Explorer | None)
     st.subheader("Worst cells")
     metric = st.selectbox("Ranked by", names, index=names.index("balanced_accuracy")
                           if "balanced_accuracy" in names else 0, key="run_rank_metric")
-    cells = run.worst_cells(metric, grouping=grouping)
-    if not cells:
-        st.info("No judged cell has this metric.")
-        return
+    worst = run.worst_cells(metric, grouping=grouping)
+    if not worst:
+        st.caption("No group is large enough to judge with this metric: none is ranked.")
+    cells = [run.overall_cell(metric, grouping=grouping, variant=variant), *worst]
+    st.caption("Pick a cell to see the images behind it; 'open' shows one in the photograph view.")
     pick = st.radio("Cell", range(len(cells)), format_func=lambda i: cells[i].label(),
                     key="run_cell")
     _images_behind(run, cells[pick])

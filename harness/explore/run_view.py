@@ -39,9 +39,11 @@ class Cell:
     n: int
 
     def label(self) -> str:
+        group = "all images" if self.group == "overall" else self.group
+        if math.isnan(self.value):
+            return f"{group} under {self.variant}: {self.metric} undefined, n = {self.n}"
         ci = "" if math.isnan(self.ci_low) else f" [{self.ci_low:.3f}, {self.ci_high:.3f}]"
-        return (f"{self.group} under {self.variant}: {self.metric} {self.value:.3f}{ci}, "
-                f"n = {self.n}")
+        return f"{group} under {self.variant}: {self.metric} {self.value:.3f}{ci}, n = {self.n}"
 
 
 class RunView:
@@ -134,7 +136,17 @@ class RunView:
 
     # -- the images behind a cell -----------------------------------------------------------------
 
+    def overall_cell(self, metric: str, *, grouping: str = "group",
+                     variant: str = "clean") -> Cell:
+        """Every image of the run under ``variant`` (the ``overall`` row), as a cell."""
+        row = self.audit.metrics(grouping, variant).loc["overall"]
+        pick = (lambda col: float(row[col]) if col in row.index else math.nan)
+        return Cell(grouping, "overall", variant, metric, pick(metric), pick(f"{metric}_ci_low"),
+                    pick(f"{metric}_ci_high"), int(row["n"]))
+
     def _members(self, grouping: str, group: str) -> pd.DataFrame:
+        if group == "overall":
+            return self.samples
         if grouping not in self.samples.columns:
             return self.samples.iloc[0:0]
         labels = np.array([group_label(x) for x in self.samples[grouping].tolist()], dtype=object)
