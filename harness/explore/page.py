@@ -5,6 +5,7 @@ which view is shown. The views are :mod:`harness.explore.page_photo` and
 from __future__ import annotations
 
 import argparse
+import gc
 from pathlib import Path
 
 import streamlit as st
@@ -35,9 +36,17 @@ def app_options(argv: list[str]) -> dict:
 @st.cache_resource(show_spinner="Loading the model and its explainer...", max_entries=4)
 def load_explorer(model: str, model_spec: str | None, positive_class: str | None, trust: bool,
                   settings: Settings) -> Explorer:
-    """The model and its explainer, once per process for these arguments."""
-    return Explorer.open(model, settings=settings, model_spec=model_spec,
-                         positive_class=positive_class, trust=trust)
+    """The model and its explainer, once per process for these arguments.
+
+    Everything alive once they are loaded (TensorFlow's and Keras' millions of objects) is moved
+    out of the garbage collector's sight (``gc.freeze``): otherwise every interaction, which
+    allocates enough to trigger a full collection, pays about a second to walk them again.
+    """
+    explorer = Explorer.open(model, settings=settings, model_spec=model_spec,
+                             positive_class=positive_class, trust=trust)
+    gc.collect()
+    gc.freeze()
+    return explorer
 
 
 @st.cache_resource(show_spinner="Reading the run...", max_entries=4)

@@ -59,14 +59,15 @@ def _answer(explorer: Explorer, run: RunView | None, source: tuple[str, str]) ->
     held = state.get("photo")
     if held is not None and held[0] == key:
         return held[1]
+    family = state.get("family") or explorer.settings.offered_families()[0]
     if source[0] == "run":
-        photo = explorer.photo_file(run.image_path(source[1]), name=source[1])
+        photo = explorer.photo_file(run.image_path(source[1]), name=source[1], family=family)
     else:
         uploaded = state["upload"]
         if uploaded.size > MAX_UPLOAD_BYTES:
             raise UserError(f"{uploaded.name}: {uploaded.size / 1e6:.1f} MB is over the "
                             f"{MAX_UPLOAD_MB} MB limit; give a smaller file")
-        photo = explorer.photo(uploaded.getvalue(), name=uploaded.name)
+        photo = explorer.photo(uploaded.getvalue(), name=uploaded.name, family=family)
     state["photo"] = (key, photo)
     return photo
 

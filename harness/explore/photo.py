@@ -12,8 +12,8 @@ run's ``samples.csv``:
 - masks and the ladder: ``harness.pipeline.ladder.RegionMasks`` and ``PerturbedImages`` (stochastic
   families seeded by the image's content hash and the run's seed), what a variant achieved from
   ``PerturbedImages.achieved``;
-- predictions: ``harness.models.predict.predict_cached`` and the predicted class
-  ``harness.pipeline.write.predicted_class``;
+- predictions: ``LoadedModel.predict_proba`` (what ``harness.models.predict.predict_cached``
+  calls; nothing is cached here) and the predicted class ``harness.pipeline.write.predicted_class``;
 - heatmaps: Grad-CAM as the Grad-CAM stage computes them (``LazyGradCam``, the positive class
   explained on clean and perturbed images alike) and ``harness.explain.attention.drift``; a model
   without gradients is explained by occlusion (``harness.explain.occlusion.occlusion_map``).
@@ -22,6 +22,7 @@ Nothing is written to disk: the prediction cache is disabled.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -35,7 +36,6 @@ from harness.errors import NotAvailable, UserError
 from harness.explain.attention import DRIFT_METRICS, drift
 from harness.explain.occlusion import occlusion_map
 from harness.models.open import LoadedModel, open_model
-from harness.models.predict import predict_cached
 from harness.pipeline.gradcam import LazyGradCam, explained_class_index
 from harness.pipeline.inputs import image_key
 from harness.pipeline.ladder import PerturbedImages, RegionMasks
@@ -178,7 +178,10 @@ class Explorer:
     def __init__(self, model: LoadedModel, *, settings: Settings):
         from subgroups import load_config
 
-        self.model = model.load()
+        # Every model call runs on this one thread: a compiled TensorFlow function is traced
+        # again in each new thread, and an app answers every interaction from a new one.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-model")
+        self.model = self._on_worker(model.load)
         self.settings = settings
         self.skin_tone = load_config(settings.skin_tone_config, option="skin_tone_config")
         self._cache = ArrayCache(None)  # nothing written: predictions live in the Photo
@@ -188,7 +191,8 @@ class Explorer:
         self.explainer_note = ""
         if self.model.supports_gradients:
             try:
-                self._cam = LazyGradCam(self.model, layer=settings.gradcam_layer, cache=self._cache)
+                self._cam = self._on_worker(LazyGradCam, self.model, layer=settings.gradcam_layer,
+                                            cache=self._cache)
                 self.explainer = "grad-cam"
                 self.explainer_note = f"Grad-CAM at layer {self._cam.layer_name}"
             except NotAvailable as exc:
@@ -220,8 +224,10 @@ class Explorer:
 
     # -- one photograph -----------------------------------------------------------------------
 
-    def photo(self, data: bytes, *, name: str) -> Photo:
-        """Decode ``data`` as an audit does and answer it.
+    def photo(self, data: bytes, *, name: str, family: str | None = None) -> Photo:
+        """Decode ``data`` as an audit does and answer it; with ``family``, every severity of
+        that family too (in the same forward and Grad-CAM passes: one model call of each kind
+        per interaction, then a slider move costs nothing).
 
         Raises
         ------
@@ -242,19 +248,23 @@ class Explorer:
         from subgroups import estimate_skin_tone
 
         batch = image[None]
-        key = image_key(sha, self.size)
         row = estimate_skin_tone(batch, settings=self.skin_tone, scheme=self.settings.scheme).iloc[0]
-        tone = {k: _plain(row[k]) for k in row.index}
         masks = RegionMasks(batch, Timer(), skin_tone=self.skin_tone)
         perturbed = PerturbedImages(batch, [sha], masks, seed=self.settings.seed, timer=Timer())
-        p = self._predict(batch, key, "clean")
-        return Photo(name=name, image=image, key=key, p=p,
-                     pred=str(predicted_class(np.array([p]), model=self.model)[0]),
-                     classes=self._top_classes(batch), tone=tone, skin=masks.skin()[0],
-                     lesion=masks.lesion()[0], heatmap=self._heatmap(batch),
-                     _perturbed=perturbed)
+        ladder = self._missing(None, family)
+        images = np.concatenate([batch, *(perturbed(v) for v in ladder)])
+        probs, heats = self._predict(images), self._heatmaps(images)
+        photo = Photo(name=name, image=image, key=image_key(sha, self.size), p=float(probs[0]),
+                      pred=str(predicted_class(probs[:1], model=self.model)[0]),
+                      classes=self._top_classes(batch),
+                      tone={k: _plain(row[k]) for k in row.index}, skin=masks.skin()[0],
+                      lesion=masks.lesion()[0], heatmap=None if heats is None else heats[0],
+                      _perturbed=perturbed)
+        self._keep(photo, ladder, images[1:], probs[1:], None if heats is None else heats[1:])
+        return photo
 
-    def photo_file(self, path: str | Path, *, name: str | None = None) -> Photo:
+    def photo_file(self, path: str | Path, *, name: str | None = None,
+                   family: str | None = None) -> Photo:
         """:meth:`photo` of a file on disk (an image of a run)."""
         path = Path(path)
         try:
@@ -262,52 +272,72 @@ class Explorer:
         except OSError as exc:
             raise UserError(f"{path}: cannot read it ({exc.strerror or type(exc).__name__}); "
                             "check that the run's data folder is still there") from None
-        return self.photo(data, name=name or path.name)
+        return self.photo(data, name=name or path.name, family=family)
 
     def variant(self, photo: Photo, family: str, severity: int) -> VariantAnswer:
-        """``photo`` under one rung of the ladder (severity 0 is the clean image); remembered in
-        ``photo``, so moving back to a severity costs nothing."""
+        """``photo`` under one rung of the ladder (severity 0 is the clean image). The first
+        request of a family answers all its severities at once; each is remembered in
+        ``photo``, so moving the slider costs nothing."""
         v = Variant(family, int(severity))
-        if v.name in photo._variants:
-            return photo._variants[v.name]
-        images = photo._perturbed(v)
-        p = photo.p if v.severity == 0 else self._predict(images, photo.key,
-                                                          photo._perturbed.key(v))
-        achieved = {k: float(vals[0]) for k, vals in photo._perturbed.achieved(v).items()}
-        heat = photo.heatmap if v.severity == 0 else self._heatmap(images)
-        moved: dict[str, float] = {}
-        if heat is not None and photo.heatmap is not None:
-            d = drift(photo.heatmap[None], heat[None], size=self.size[::-1])
-            moved = {m: float(d[m][0]) for m in DRIFT_METRICS}
-        pred = str(predicted_class(np.array([p]), model=self.model)[0])
-        answer = VariantAnswer(name=v.name, image=images[0], p=p, pred=pred,
-                               flipped=pred != photo.pred, heatmap=heat, drift=moved,
-                               achieved=achieved, requested=v.requested)
-        photo._variants[v.name] = answer
-        return answer
+        if v.severity == 0:
+            self._keep(photo, [v], photo.image[None], np.array([photo.p]),
+                       None if photo.heatmap is None else photo.heatmap[None])
+        if v.name not in photo._variants:
+            ladder = self._missing(photo, family)
+            images = np.concatenate([photo._perturbed(u) for u in ladder])
+            heats = self._heatmaps(images)
+            self._keep(photo, ladder, images, self._predict(images), heats)
+        return photo._variants[v.name]
+
+    def _missing(self, photo: Photo | None, family: str | None) -> list[Variant]:
+        """Severities 1-5 of ``family`` not yet answered for ``photo``."""
+        if family is None:
+            return []
+        known = {} if photo is None else photo._variants
+        return [v for v in (Variant(family, s) for s in range(1, 6)) if v.name not in known]
+
+    def _keep(self, photo: Photo, ladder: list[Variant], images: np.ndarray, probs: np.ndarray,
+              heats: np.ndarray | None) -> None:
+        """Record the answers of ``ladder`` (its images, probabilities and heatmaps) in ``photo``."""
+        preds = predicted_class(probs, model=self.model)
+        for i, v in enumerate(ladder):
+            achieved = {k: float(vals[0]) for k, vals in photo._perturbed.achieved(v).items()}
+            heat = None if heats is None else heats[i]
+            moved: dict[str, float] = {}
+            if heat is not None and photo.heatmap is not None:
+                d = drift(photo.heatmap[None], heat[None], size=self.size[::-1])
+                moved = {m: float(d[m][0]) for m in DRIFT_METRICS}
+            photo._variants[v.name] = VariantAnswer(
+                name=v.name, image=images[i], p=float(probs[i]), pred=str(preds[i]),
+                flipped=str(preds[i]) != photo.pred, heatmap=heat, drift=moved,
+                achieved=achieved, requested=v.requested)
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _predict(self, batch: np.ndarray, key: str, variant: str) -> float:
-        # batch_size 1: the audit's path (predict_cached -> predict_proba) without padding one
-        # image to a batch of 32.
-        return float(predict_cached(self.model, batch, image_keys=[key], variant=variant,
-                                    cache=self._cache, batch_size=1)[0])
+    def _on_worker(self, fn, *args, **kwargs):
+        return self._worker.submit(fn, *args, **kwargs).result()
+
+    def _predict(self, images: np.ndarray) -> np.ndarray:
+        # The audit's prediction (predict_cached -> predict_proba; nothing cached here), the
+        # images of one interaction in one batch, not padded to the audit's 32.
+        return self._on_worker(self.model.predict_proba, images, batch_size=len(images))
 
     def _top_classes(self, batch: np.ndarray) -> list[tuple[str, float]]:
         names = list(self.model.spec.class_names)
         if len(names) <= 2:
             return []
-        probs = self.model.class_probabilities(batch, batch_size=1)[0]
+        probs = self._on_worker(self.model.class_probabilities, batch, batch_size=1)[0]
         order = np.argsort(-probs, kind="stable")[:TOP_CLASSES]
         return [(names[i], float(probs[i])) for i in order]
 
-    def _heatmap(self, batch: np.ndarray) -> np.ndarray | None:
+    def _heatmaps(self, images: np.ndarray) -> np.ndarray | None:
+        """Heatmaps of the positive class, as the Grad-CAM stage makes them (None: no explainer)."""
         if self._cam is not None:
-            return self._cam.get().heatmaps(batch, class_index=self._class_index, batch_size=1)[0]
+            return self._on_worker(lambda: self._cam.get().heatmaps(
+                images, class_index=self._class_index, batch_size=len(images)))
         if self.explainer == "occlusion":
-            return occlusion_map(batch, self.model.predict_proba, class_index=1,
-                                 grid=OCCLUSION_GRID)[0]
+            return self._on_worker(occlusion_map, images, self.model.predict_proba,
+                                   class_index=1, grid=OCCLUSION_GRID)
         return None
 
 
