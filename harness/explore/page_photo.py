@@ -11,6 +11,7 @@ from harness.explore import pictures
 from harness.explore.photo import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, Explorer, Photo
 from harness.explore.run_view import RunView
 from harness.results.io import variant_column
+from perturbations import Variant
 
 #: What the seed study promised and this model does not predict.
 NO_SEVERITY = ("**No severity score.** The seed study promised a \"predicted type of eczema and "
@@ -92,7 +93,8 @@ def render(explorer: Explorer | None, run: RunView | None, *, model_error: str |
     source = _choose_source(run)
     if source is None:
         st.info("Upload a photograph to see what the model predicts, where it looks, the skin "
-                "tone it reads, and what a perturbation changes.")
+                "tone it reads, and what a perturbation changes. The model predicts the type "
+                "of eczema only: there is no severity score.")
         return
     try:
         photo = _answer(explorer, run, source)
@@ -172,7 +174,7 @@ def _perturbation(explorer: Explorer, photo: Photo, row: dict) -> None:
         numbers.caption(md(f"The run's samples.csv: {column} = {float(row[column]):.4f}"))
     a = answer.achieved
     achieved = [f"ΔL\\* = {a['dL']:+.2f}", f"Δa\\* = {a['da']:+.2f}", f"ΔITA = {a['dITA']:+.1f}°"]
-    if "hf_loss" in a and math.isfinite(a["hf_loss"]):
+    if "hf_loss" in Variant(family, severity).measures and math.isfinite(a["hf_loss"]):
         achieved.append(f"detail lost = {a['hf_loss']:.0%}")
     asked = ", ".join(f"{k} {v}" for k, v in answer.requested.items()) or "nothing (clean)"
     numbers.markdown("Achieved over skin and lesion: " + ", ".join(achieved))

@@ -42,12 +42,12 @@ def render(run: RunView | None, *, error: str | None, explorer: Explorer | None)
     if not groupings:
         st.warning("This run has no metrics.")
         return
-    left, middle, right = st.columns(3)
+    left, right = st.columns(2)
     grouping = left.selectbox("Grouping", groupings, key="run_grouping")
-    variant = middle.selectbox("Variant", run.variants(grouping), key="run_variant")
+    variant = right.selectbox("Variant", run.variants(grouping), key="run_variant")
     names = run.metric_names()
     shown = [m for m in SHOWN_METRICS if m in names] or names[:4]
-    metrics = right.multiselect("Metrics", names, default=shown, key="run_metrics")
+    metrics = st.multiselect("Metrics", names, default=shown, key="run_metrics")
     st.subheader(md(f"Per group, {variant}"))
     st.table(run.table(grouping, variant, metrics))
     st.caption("Each value with its 95% interval. A group too small to judge keeps its estimate "
@@ -95,7 +95,8 @@ def _gallery(run: RunView, frame: pd.DataFrame, *, prefix: str) -> None:
             col.image(pictures.thumbnail(image), width="stretch")
         except UserError as exc:
             col.caption(md(str(exc)))
-        text = f"{item['label']}, p {item['p']:.3f} → {item['p_variant']:.3f}"
-        col.caption(md(text))
+        col.caption(md(str(item["label"])))
+        same = abs(item["p_variant"] - item["p"]) < 5e-4
+        col.caption(f"p {item['p']:.3f}" if same else f"p {item['p']:.3f} → {item['p_variant']:.3f}")
         col.button("open", key=f"open-{prefix}-{item['file']}", on_click=_open_photo,
                    args=(str(item["file"]),), help=str(item["file"]))
