@@ -6,7 +6,6 @@ import streamlit as st
 
 from harness.data.decode import decode_image
 from harness.errors import UserError
-from harness.explore import pictures
 from harness.explore.page_photo import md
 from harness.explore.photo import Explorer
 from harness.explore.run_view import SHOWN_METRICS, Cell, RunView
@@ -14,6 +13,10 @@ from harness.explore.run_view import SHOWN_METRICS, Cell, RunView
 #: The two views of the app (the sidebar's choice).
 PHOTO_VIEW = "One photograph"
 RUN_VIEW = "One run"
+#: Thumbnails per row behind a cell.
+THUMBS_PER_ROW = 4
+#: Their side in pixels (decoded as an audit decodes, at this size).
+THUMB_SIDE = 192
 
 
 def _open_photo(file: str) -> None:
@@ -87,12 +90,14 @@ def _images_behind(run: RunView, cell: Cell) -> None:
 
 
 def _gallery(run: RunView, frame: pd.DataFrame, *, prefix: str) -> None:
-    cols = st.columns(min(len(frame), 8))
+    cols = []
     for i, item in frame.iterrows():
-        col = cols[i % len(cols)]
+        if i % THUMBS_PER_ROW == 0:  # wide enough for a class name on one line
+            cols = st.columns(THUMBS_PER_ROW)
+        col = cols[i % THUMBS_PER_ROW]
         try:
-            image = decode_image(run.image_path(item["file"]), size=(96, 96))
-            col.image(pictures.thumbnail(image), width="stretch")
+            image = decode_image(run.image_path(item["file"]), size=(THUMB_SIDE, THUMB_SIDE))
+            col.image(image, width="stretch")
         except UserError as exc:
             col.caption(md(str(exc)))
         col.caption(md(str(item["label"])))

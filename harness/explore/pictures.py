@@ -1,8 +1,7 @@
 """The explorer's pictures: a heatmap over its image (the report's overlay), a mask over its
-image, and thumbnails. Pure numpy and OpenCV; each returns a uint8 RGB array."""
+image. Pure numpy; each returns a uint8 RGB array."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from harness.explain.overlays import overlay
@@ -27,8 +26,3 @@ def mask_overlay(image: np.ndarray, skin: np.ndarray, lesion: np.ndarray, *,
         tint = image.astype(np.float32)[m] * (1 - alpha) + np.asarray(colour, np.float32) * alpha
         out[m] = tint
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-def thumbnail(image: np.ndarray, *, side: int = 96) -> np.ndarray:
-    """A square ``side`` x ``side`` copy (area-averaged)."""
-    return cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
