@@ -171,6 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     _cache(p)
     _quiet(p)
 
+    p = sub.add_parser("explore", help="a local web app (Streamlit): one photograph, or one run, "
+                       "interactively")
+    p.add_argument("--model", default=None,
+                   help="model file/folder or module:function (default: the --run's model)")
+    p.add_argument("--run", default=None, help="run directory written by harness run")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    _model_opts(p)
+    _quiet(p)
+
     p = sub.add_parser("demo", help="the whole story on synthetic skin: no data, no download")
     p.add_argument("--out", default="demo-out",
                    help="folder for the synthetic data, models, runs and comparison (default demo-out)")
@@ -236,6 +247,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                      folds=args.folds, positive_class=args.positive_class,
                      imagenet_fallbacks=_imagenet_fallbacks(args.imagenet_fallback),
                      cache_dir=cache_dir_option(args.cache), progress=progress, quiet=quiet)
+    if cmd == "explore":
+        from harness.commands.explore import explore
+
+        return explore(model=args.model, model_spec=args.model_spec,
+                       positive_class=args.positive_class, trust_model=args.trust_model,
+                       run=args.run, host=args.host, port=args.port, quiet=quiet)
     if cmd == "demo":
         from harness.commands.demo import demo
 

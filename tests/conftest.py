@@ -218,3 +218,29 @@ def kclass_runs(tmp_path_factory) -> dict:
                       n_boot=200, gradcam="none", quiet=True)
         out[key] = root / key
     return out
+
+
+#: A Python model (mean red / 255, no TensorFlow) with its sidecar beside the file.
+REDNESS_MODEL = f"{REPO / 'tests' / 'callable_models.py'}:redness"
+
+
+@pytest.fixture(scope="session")
+def dermnet_small_run(dermnet_test, tmp_path_factory) -> Path:
+    """``harness run`` of the ``redness`` callable on four DermNet NZ test photographs (two per
+    class, copied into a temporary folder), ladder brightness_down and blur at severities 3 and 4;
+    the run directory (its data folder is ``<run>/../data``)."""
+    import shutil
+
+    from harness import cli
+
+    base = tmp_path_factory.mktemp("dermnet_small")
+    for label in ("atopic_dermatitis", "eczema"):
+        (base / "data" / label).mkdir(parents=True)
+        for f in sorted((dermnet_test / label).glob("*.jpg"))[:2]:
+            shutil.copyfile(f, base / "data" / label / f.name)
+    code = cli.main(["run", "--model", REDNESS_MODEL, "--data", str(base / "data"),
+                     "--out", str(base / "run"), "--perturbations", "brightness_down,blur",
+                     "--severities", "3,4", "--gradcam", "none", "--cache", "none",
+                     "--n-boot", "20", "--quiet"])
+    assert code == 0
+    return base / "run"

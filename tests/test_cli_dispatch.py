@@ -24,6 +24,7 @@ COMMANDS = {
     "perturbations": ("harness.commands.perturbations", "perturbations", ["perturbations"]),
     "train": ("harness.commands.train", "train", ["train", "--data", "D", "--out", "m.keras"]),
     "demo": ("harness.commands.demo", "demo", ["demo"]),
+    "explore": ("harness.commands.explore", "explore", ["explore"]),
 }
 
 

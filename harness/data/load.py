@@ -66,7 +66,7 @@ from harness.data.decode import (  # noqa: F401  (BadImage and the reasons are r
     decode_bytes,
 )
 
-__all__ = ["BadImage", "Dataset", "Skipped", "dataset_fingerprint", "load_dataset"]
+__all__ = ["BadImage", "Dataset", "Skipped", "dataset_fingerprint", "decode_one_file", "load_dataset"]
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -511,6 +511,24 @@ def _decode_one(entry: _Entry, size: tuple[int, int], max_pixels: int) -> _Decod
     except BadImage as error:
         return _Decoded(None, None, None, error.reason)
     return _Decoded(image, original, hashlib.sha256(data).hexdigest(), None)
+
+
+def decode_one_file(data: bytes, *, size: tuple[int, int],
+                    max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str]:
+    """One image file's bytes decoded as :func:`load_dataset` decodes each of its files.
+
+    The same policy, size and checks (Pillow's ``DecompressionBombWarning`` an error, its other
+    warnings silenced): the same bytes give the same pixels and the same content hash as in an
+    audit. Returns the ``(height, width, 3)`` uint8 image and the sha256 of ``data``; raises
+    ``BadImage`` (its ``reason`` one of the stable strings) for anything that is not a usable
+    image.
+    """
+    _check_size(size)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image, _ = decode_bytes(data, size=tuple(size), max_pixels=max_pixels)
+    return image, hashlib.sha256(data).hexdigest()
 
 
 def _decode_all(entries: list[_Entry], *, size: tuple[int, int], max_pixels: int,

@@ -84,6 +84,14 @@ class LazyGradCam:
         return self._cam
 
 
+def explained_class_index(model: LoadedModel) -> int:
+    """The class every heatmap of a binary audit explains, on clean and perturbed images alike:
+    the positive class (for one sigmoid unit, GradCam turns index 0 into the unit's negated
+    score). A K-class audit explains each image's clean top class instead
+    (:func:`harness.models.outputs.top_class_index`)."""
+    return list(model.spec.class_names).index(model.spec.positive_class)
+
+
 def gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int) -> np.ndarray:
     """Indices of the images that get heatmaps: all, none, N, or auto.
 
@@ -182,7 +190,7 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         # Explain the same class on clean and perturbed images: the positive class (for one
         # sigmoid unit, GradCam turns index 0 into the unit's negated score).
         if class_probs is None:
-            class_index = list(model.spec.class_names).index(model.spec.positive_class)
+            class_index = explained_class_index(model)
             explained = f"class={class_index}"
         else:  # K classes: each image's clean top class
             class_index = top_class_index(class_probs["clean"][sel])

@@ -41,6 +41,12 @@ class AuditData:
     image_keys: list[str]
 
 
+def image_key(sha256: str, size: tuple[int, int]) -> str:
+    """An image's cache key: its content hash and the decode/resize recipe that made the array
+    (``size`` is the model's ``(width, height)``)."""
+    return f"{sha256}:{size[0]}x{size[1]}:{DECODER_VERSION}"
+
+
 def model_stage(cfg: AuditConfig, *, cache: ArrayCache, timer: Timer) -> LoadedModel:
     """Open ``cfg.model`` and its sidecar (a bad model or sidecar stops here)."""
     with timer.stage("open_model"):
@@ -74,5 +80,5 @@ def data_stage(cfg: AuditConfig, *, model: LoadedModel, cache: ArrayCache, timer
         y_true = np.array([index[str(v)] for v in ds.labels], dtype=np.intp)
     else:
         y_true = (ds.labels == model.spec.positive_class).astype(np.int8)
-    image_keys = [f"{h}:{size[0]}x{size[1]}:{DECODER_VERSION}" for h in ds.image_hashes]
+    image_keys = [image_key(h, size) for h in ds.image_hashes]
     return AuditData(dataset=ds, model=model, y_true=y_true, image_keys=image_keys)

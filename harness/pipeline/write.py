@@ -44,11 +44,24 @@ def samples_table(*, ds: Dataset, model: LoadedModel, p: dict[str, np.ndarray],
             tone=tone, extra=ds.extra, variant_order=[v.name for v in variants],
             class_probs={c: class_probs["clean"][:, i] for i, c in enumerate(spec.class_names)},
             variant_pred={v.name: names[top_class_index(class_probs[v.name])] for v in variants})
-    negatives = [c for c in spec.class_names if c != spec.positive_class]
-    negative = negatives[0] if len(negatives) == 1 else f"not {spec.positive_class}"
-    pred = np.where(p["clean"] >= spec.threshold, spec.positive_class, negative)
+    pred = predicted_class(p["clean"], model=model)
     return results_io.samples_frame(files=ds.files, labels=ds.labels, p=p, pred=pred, tone=tone,
                                     extra=ds.extra, variant_order=[v.name for v in variants])
+
+
+def negative_class(model: LoadedModel) -> str:
+    """The name ``pred`` gives an image below the threshold: the other class of a binary model,
+    ``not <positive>`` for the binary view of a K-class model."""
+    spec = model.spec
+    negatives = [c for c in spec.class_names if c != spec.positive_class]
+    return negatives[0] if len(negatives) == 1 else f"not {spec.positive_class}"
+
+
+def predicted_class(p: np.ndarray, *, model: LoadedModel) -> np.ndarray:
+    """``samples.csv``'s ``pred``: the positive class where ``p >= threshold``, else
+    :func:`negative_class`."""
+    spec = model.spec
+    return np.where(np.asarray(p) >= spec.threshold, spec.positive_class, negative_class(model))
 
 
 def results_config(cfg: AuditConfig, *, model: LoadedModel) -> AuditConfig:
