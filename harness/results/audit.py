@@ -133,6 +133,80 @@ class Audit:
         frame.attrs["reasons"] = reasons
         return frame
 
+    def class_metrics(self, grouping: str = "group", variant: str = "clean") -> pd.DataFrame:
+        """A K-class audit's per-class metrics of one grouping and variant, with intervals.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by (row, class): ``overall`` then every group, each class in
+            ``class_names`` order; columns ``status`` (``ok``, or why the class is too few in
+            that cell to judge), ``support`` (images of the class), ``predicted`` (images
+            predicted as it), and ``recall``, ``precision``, ``f1``, ``roc_auc`` (one-vs-rest),
+            each with ``_ci_low`` / ``_ci_high``. A class too few to judge keeps its estimates
+            and intervals beside its status.
+
+        Raises
+        ------
+        UserError
+            The audit is binary (no per-class metrics), or ``grouping`` / ``variant`` unknown.
+        """
+        cells, order, _ = self._cells(grouping, variant)
+        names = list((self.results.get("metrics") or {}).get("class_names") or [])
+        if not any(cells[r].get("classes") for r in order) or not names:
+            raise UserError("class_metrics: this is a binary audit (no per-class metrics); "
+                            "use metrics(), or audit a K-class model without --positive-class")
+        measures = ("recall", "precision", "f1", "roc_auc")
+        rows = {}
+        for row in order:
+            classes = cells[row].get("classes") or {}
+            for name in names:
+                entry = classes.get(name) or {}
+                out: dict[str, Any] = {"status": entry.get("status") or entry.get("reason"),
+                                       "support": _number(entry.get("support")),
+                                       "predicted": _number(entry.get("predicted"))}
+                for m in measures:
+                    value = entry.get(m) or {}
+                    ci = value.get("ci") if isinstance(value.get("ci"), list) else [None, None]
+                    out[m] = _number(value.get("value"))
+                    out[f"{m}_ci_low"], out[f"{m}_ci_high"] = _number(ci[0]), _number(ci[1])
+                rows[(row, name)] = out
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index = pd.MultiIndex.from_tuples(frame.index, names=[grouping, "class"])
+        for count in ("support", "predicted"):
+            if frame[count].notna().all():
+                frame[count] = frame[count].astype("int64")
+        return frame
+
+    def confusion_matrix(self, grouping: str = "group", variant: str = "clean",
+                         group: str = "overall") -> pd.DataFrame:
+        """The confusion matrix of one cell: rows the true class, columns the predicted class
+        (``class_names`` order; a binary audit's negative class then its positive class), counts
+        of images.
+
+        Raises
+        ------
+        UserError
+            ``grouping``, ``variant`` or ``group`` is not one of this audit's.
+        """
+        cells, order, _ = self._cells(grouping, variant)
+        if group not in cells:
+            raise UserError(f"group={group!r}: not a group of {grouping}; use one of "
+                            f"{', '.join(map(repr, order))}")
+        matrix = cells[group].get("confusion_matrix")
+        names = list((self.results.get("metrics") or {}).get("class_names") or [])
+        if not names:  # a binary cell: [[tn, fp], [fn, tp]]
+            model = self.results.get("model") or {}
+            pos = str(model.get("positive_class"))
+            negatives = [str(c) for c in model.get("class_names") or [] if c != pos]
+            names = [negatives[0] if len(negatives) == 1 else f"not {pos}", pos]
+        if not isinstance(matrix, list) or len(names) != len(matrix):
+            raise UserError(f"confusion_matrix: results.json has no confusion matrix for "
+                            f"{grouping}/{variant}/{group}")
+        frame = pd.DataFrame(matrix, index=pd.Index(names, name="true"),
+                             columns=pd.Index(names, name="predicted"))
+        return frame
+
     def reasons(self, grouping: str = "group", variant: str = "clean") -> pd.DataFrame:
         """Why values of :meth:`metrics` are undefined or noted: same rows, one column per metric
         plus ``cell``; None where there is nothing to say."""
