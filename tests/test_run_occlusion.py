@@ -104,3 +104,15 @@ def test_the_report_names_the_method_from_the_results():
     assert explainer_label({"explainer": "occlusion", "occlusion": {
         "label": "occlusion (grid 5×5, mean-colour baseline)"}}) == \
         "occlusion (grid 5×5, mean-colour baseline)"
+
+
+def test_compare_refuses_drift_of_two_different_explainers():
+    from harness.paired.runs import _drift_deltas
+
+    section = {"available": True, "drift": {"blur@3": {"metrics": {"cosine": "similarity"},
+                                                       "overall": {"all": {}}}}}
+    out = _drift_deltas(section, dict(section, explainer="occlusion"), ["blur@3"])
+    assert out == {"available": False, "reason": "the baseline is explained by gradcam, the "
+                   "candidate by occlusion: their drift is not comparable"}
+    assert _drift_deltas(dict(section, explainer="occlusion"), dict(section, explainer="occlusion"),
+                         ["blur@3"])["available"] is True
