@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     from harness.data.load import load_dataset
     from harness.explain.attention import drift
     from harness.explain.gradcam import GradCam
-    from harness.explain.occlusion import DEFAULT_GRID, Occlusion
+    from harness.explain.occlusion import DEFAULT_GRID, Occlusion, forward_batch
     from harness.models.open import open_model
 
     grid = args.grid or DEFAULT_GRID
@@ -81,9 +81,9 @@ def main(argv=None) -> int:
 
     cam = GradCam(model.keras_model(), preprocess=model.preprocess)
     class_index = list(model.spec.class_names).index(model.spec.positive_class)
-    occ = Occlusion(lambda batch: model.predict_proba(batch, batch_size=args.batch_size),
-                    grid=grid)
-    passes = occ.passes_per_image(height, width)
+    passes = Occlusion(model.predict_proba, grid=grid).passes_per_image(height, width)
+    size = forward_batch(passes, args.batch_size)  # as the audit runs it
+    occ = Occlusion(lambda batch: model.predict_proba(batch, batch_size=size), grid=grid)
 
     cam.heatmaps(images[:2], class_index=class_index, batch_size=args.batch_size)  # trace
     occ.heatmaps(images[:1], batch_size=passes)  # warm-up
@@ -110,7 +110,8 @@ def main(argv=None) -> int:
     print(f"\ncost per image (batch {args.batch_size}, {n} images):")
     print(f"  forward pass   {t_fwd / n * 1e3:8.1f} ms ({n / t_fwd:.1f} images/s)")
     print(f"  Grad-CAM       {t_cam / n * 1e3:8.1f} ms ({t_cam / t_fwd:.1f} forward passes' time)")
-    print(f"  occlusion      {t_occ / n * 1e3:8.1f} ms ({passes} forward passes: "
+    print(f"  occlusion      {t_occ / n * 1e3:8.1f} ms ({passes} forward passes in batches of "
+          f"{size}: "
           f"{t_occ / t_fwd:.1f} forward passes' time, {t_occ / t_cam:.1f}x Grad-CAM)")
     from harness.pipeline.gradcam import OCCLUSION_AUTO_PASSES, auto_images
 

@@ -9,7 +9,7 @@ import pytest
 
 import callable_models
 import harness
-from harness.explain.occlusion import DEFAULT_GRID, Occlusion, explain_image
+from harness.explain.occlusion import DEFAULT_GRID, Occlusion, explain_image, forward_batch
 from harness.pipeline.gradcam import (OCCLUSION_AUTO_PASSES, auto_images, gradcam_selection)
 from model_factories import dermnet_batch
 from reports.views.gradcam import explainer_label
@@ -81,6 +81,8 @@ def test_auto_budgets_occlusion_by_forward_passes():
     assert len(sel) == 12 and set(groups[sel]) == {"I", "II", "III"}
     assert len(gradcam_selection("auto", groups, 30, 0)) == 108
     assert len(gradcam_selection("5", groups, 30, 0, passes_per_map=50)) == 5  # N is N
+    # one map's 50 passes go in equal batches no larger than --batch-size
+    assert [forward_batch(50, b) for b in (1, 25, 32, 49, 50, 64)] == [1, 25, 25, 25, 50, 50]
 
 
 def test_one_image_entry_point_matches_the_explainer(dermnet_test):

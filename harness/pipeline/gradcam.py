@@ -23,7 +23,7 @@ from harness.errors import NotAvailable
 from harness.explain.attention import (DRIFT_METRICS, DRIFT_VERSION, attention_shares, drift,
                                        noise_floor, summarise_drift)
 from harness.explain.gradcam import GradCam
-from harness.explain.occlusion import Occlusion
+from harness.explain.occlusion import Occlusion, forward_batch
 from harness.models.open import LoadedModel
 from harness.pipeline.cached import cached_fields
 from harness.pipeline.ladder import PerturbedImages, RegionMasks
@@ -199,10 +199,12 @@ def choose_explainer(*, cfg: AuditConfig, model: LoadedModel, cache: ArrayCache,
             log(f"Grad-CAM is not available ({exc}); explaining by occlusion instead")
         else:
             return _Explainer("gradcam", cam.key, cam.layer_name, cam.get, class_index)
-    occ = Occlusion(lambda batch: model.predict_proba(batch, batch_size=cfg.batch_size))
     width, height = (int(v) for v in model.spec.input_size)
-    return _Explainer("occlusion", occ.key(), None, lambda: occ, 1,
-                      passes_per_map=occ.passes_per_image(height, width), occlusion=occ)
+    passes = Occlusion(model.predict_proba).passes_per_image(height, width)
+    size = forward_batch(passes, cfg.batch_size)  # whole batches: a padded model wastes none
+    occ = Occlusion(lambda batch: model.predict_proba(batch, batch_size=size))
+    return _Explainer("occlusion", occ.key(), None, lambda: occ, 1, passes_per_map=passes,
+                      occlusion=occ)
 
 
 def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
