@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "'harness perturbations' lists them")
     p.add_argument("--severities", default=None, help="e.g. 1,2,3 (default 1-5)")
     p.add_argument("--gradcam", default=None,
-                   help="images that get Grad-CAM heatmaps: N (a stratified sample of exactly N), "
-                        "all, none or auto (default: all while the heatmaps stay within a budget)")
+                   help="images that get heatmaps (Grad-CAM; occlusion for a model without "
+                        "gradients): N (a stratified sample of exactly N), all, none or auto "
+                        "(default: all while the heatmaps stay within a budget)")
     p.add_argument("--gradcam-layer", default=None, help="layer for Grad-CAM (default: found)")
     p.add_argument("--skin-tone-scheme", default=None, help=f"ITA binning scheme: {_SCHEMES}")
     p.add_argument("--data-root", default=None, help="root for a manifest's relative paths")

@@ -43,3 +43,26 @@ def dtype_probe(images: np.ndarray) -> np.ndarray:
     """1.0 when called with float32 pixels in [0, 1] (scale_0_1), 0.0 for uint8 input."""
     ok = images.dtype == np.float32 and images.min() >= 0.0 and images.max() <= 1.0
     return np.full(len(images), 1.0 if ok else 0.0)
+
+
+TEXTURE_CALLS = {"n": 0}
+
+
+def texture_top_left(images: np.ndarray) -> np.ndarray:
+    """P(positive) from the detail of the top-left quadrant only: a logistic of the standard
+    deviation of its grey levels, shape (N,). Blind to the other three quadrants."""
+    TEXTURE_CALLS["n"] += 1
+    h, w = images.shape[1] // 2, images.shape[2] // 2
+    gray = images[:, :h, :w].astype(np.float64).mean(axis=3)
+    return 1.0 / (1.0 + np.exp(-(gray.std(axis=(1, 2)) / 10.0 - 1.0)))
+
+
+def texture_top_left_3(images: np.ndarray) -> np.ndarray:
+    """Three classes from the top-left quadrant only: a softmax of its grey-level detail, its
+    mean red and its mean blue (each scaled), shape (N, 3). Blind to the other three quadrants."""
+    h, w = images.shape[1] // 2, images.shape[2] // 2
+    quad = images[:, :h, :w].astype(np.float64)
+    z = np.stack([quad.mean(axis=3).std(axis=(1, 2)) / 10.0, quad[..., 0].mean(axis=(1, 2)) / 40.0,
+                  quad[..., 2].mean(axis=(1, 2)) / 40.0], axis=1)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

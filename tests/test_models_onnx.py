@@ -18,8 +18,8 @@ from harness.errors import NotAvailable, UserError
 from harness.models.open import open_model
 from harness.models.sidecar import read_sidecar
 from model_factories import dermnet_batch, write_sidecar
-from onnx_factories import (conv_net, run_onnx, softmax, tabular_net, torch_preprocess,
-                            two_input_net)
+from onnx_factories import (conv_net, conv_weights, run_onnx, softmax, tabular_net,
+                            torch_preprocess, two_input_net)
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 32
@@ -101,10 +101,19 @@ def test_cli_audit_of_fixed_batch_1_export_gives_the_same_p(folder, data, tmp_pa
         conv_net(dynamic)
     fixed = conv_net(folder / "fixed1.onnx", batch=1)
     write_sidecar(fixed, **SIDECAR)
-    results, samples = _audit(fixed, data, tmp_path / "run", "--gradcam", "4")
+    results, samples = _audit(fixed, data, tmp_path / "run", "--gradcam", "4",
+                              "--perturbations", "blur", "--severities", "2")
     assert results["model"]["format"] == "onnx"
-    assert results["gradcam"] == {"available": False,
-                                  "reason": "not available for onnx models (no gradients)"}
+    # no gradients: occlusion explains it, through the same batches of one
+    g = results["gradcam"]
+    assert g["explainer"] == "occlusion" and g["n_images"] == 4
+    assert g["occlusion"]["label"] == "occlusion (grid 7×7, blurred baseline)"
+    identity = g["noise_floor"]["identity"]["overall"]["all"]
+    assert identity["centroid_shift"]["n"] == 4
+    assert identity["centroid_shift"]["q75"] == 0.0 and identity["spearman"]["q25"] == 1.0
+    assert g["drift"]["blur@2"]["overall"]["all"]["spearman"]["n"] == 4
+    assert "Heatmaps by occlusion (grid 7×7, blurred baseline)" in \
+        (tmp_path / "run" / "report.html").read_text()
     np.testing.assert_allclose(samples["p"].to_numpy(),
                                _expected_for_samples(dynamic, data, samples), rtol=0, atol=1e-5)
 
@@ -225,10 +234,15 @@ def test_onnx_is_recognised_by_content_without_its_suffix(folder, images):
                                rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("case", ["not_onnx", "two_inputs", "not_an_image"])
+@pytest.mark.parametrize("case", ["not_onnx", "two_inputs", "not_an_image", "k_minus_1_names"])
 def test_bad_onnx_files_are_one_line_exit_2(case, data, tmp_path):
     path = tmp_path / "m.onnx"
-    if case == "not_onnx":
+    if case == "k_minus_1_names":  # three outputs, a sidecar naming two classes
+        conv_net(path, weights=conv_weights(n_out=3))
+        side = write_sidecar(path, **SIDECAR)
+        fragment = f"{side}: class_names has 2 names ['atopic_dermatitis', 'eczema'] but the " \
+                   "model has 3 output(s); write 3 names in output order"
+    elif case == "not_onnx":
         path.write_text("this is a text file, not a model\n")
         fragment = f"{path}: not a valid ONNX model (Protobuf parsing failed.)"
     elif case == "two_inputs":

@@ -222,7 +222,7 @@ def test_keras_mobilenet_run_matches_model_and_is_cached(nested_mobilenet, dermn
 
 
 def test_tflite_model_goes_through_the_same_command(dermnet_test, tmp_path):
-    """A .tflite file (no gradients): audited like any model; Grad-CAM says "not available"."""
+    """A .tflite file (no gradients): audited like any model, explained by occlusion."""
     import tensorflow as tf
 
     from harness.data.load import load_dataset
@@ -236,11 +236,18 @@ def test_tflite_model_goes_through_the_same_command(dermnet_test, tmp_path):
     write_sidecar(path, class_names=["atopic_dermatitis", "eczema"], input_size=[TINY, TINY])
     proc = harness("run", "--model", path, "--data", dermnet_test, "--out", tmp_path / "run",
                    "--cache", "none", "--perturbations", "blur", "--severities", "2",
-                   "--n-boot", "50", "--quiet")
+                   "--gradcam", "12", "--n-boot", "50", "--quiet")
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["model"]["format"] == "tflite"
-    assert results["gradcam"]["available"] is False and "tflite" in results["gradcam"]["reason"]
+    g = results["gradcam"]
+    assert g["explainer"] == "occlusion" and g["n_images"] == 12 and g["layer"] is None
+    identity = g["noise_floor"]["identity"]["overall"]["all"]
+    for metric, exact in (("spearman", 1.0), ("cosine", 1.0), ("centroid_shift", 0.0)):
+        assert identity[metric]["n"] == 12 and identity[metric]["q25"] == identity[metric]["q75"] \
+            == exact, metric
+    blur = g["drift"]["blur@2"]["overall"]["all"]
+    assert blur["spearman"]["n"] == 12 and blur["spearman"]["median"] < 1.0
     samples = pd.read_csv(tmp_path / "run" / "samples.csv")
     ds = load_dataset(dermnet_test, size=(TINY, TINY))
     own = np.asarray(keras_model(ds.images.astype("float32"), training=False)).ravel()

@@ -44,6 +44,7 @@ def two_runs(dermnet_test, tmp_path_factory):
 
 def test_the_positive_class_is_explained_and_not_served_from_the_cache(two_runs):
     _, first, second = two_runs
+    assert first["gradcam"]["explainer"] == "gradcam" and "occlusion" not in first["gradcam"]
     assert first["gradcam"]["class_explained"] == "eczema"
     assert second["gradcam"]["class_explained"] == "atopic_dermatitis"
     # Grad-CAM of the unit's score and of its negation weigh the feature maps with opposite

@@ -68,6 +68,10 @@ def drift_deltas(gb, gc, variants: list[str]) -> dict:
             why = (g or {}).get("reason") if isinstance(g, Mapping) else None
             return {"available": False,
                     "reason": f"Grad-CAM drift is not in both runs ({why or 'not computed'})"}
+    methods = [g.get("explainer", "gradcam") for g in (gb, gc)]
+    if methods[0] != methods[1]:  # Grad-CAM drift and occlusion drift are different measures
+        return {"available": False, "reason": f"the baseline is explained by {methods[0]}, the "
+                f"candidate by {methods[1]}: their drift is not comparable"}
     common = [v for v in variants if v in (gb.get("drift") or {}) and v in (gc.get("drift") or {})]
     if not common:
         return {"available": False, "reason": "no perturbed variant has Grad-CAM drift in both runs"}

@@ -1,7 +1,11 @@
 """The Grad-CAM drift stage: heatmaps on a selection of images, where the model looks, the noise
 floor of the method, and how much each perturbation moves the heatmaps.
 
-Every heatmap and per-image drift value is cached by model, layer, class and image; a run whose
+The explainer is Grad-CAM where the model has gradients (a Keras graph) and occlusion where it
+has none (ONNX, TFLite, SavedModel, callables) or where Grad-CAM cannot run on it (no spatial
+feature map): the same selection, drift measures, noise floor, attention shares and cache, and
+the section's ``explainer`` says which ran. Every heatmap and per-image drift value is cached by
+model, method and its parameters (layer, or grid and baseline), class and image; a run whose
 heatmaps are all cached never loads the model (nor imports TensorFlow).
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ from harness.errors import NotAvailable
 from harness.explain.attention import (DRIFT_METRICS, DRIFT_VERSION, attention_shares, drift,
                                        noise_floor, summarise_drift)
 from harness.explain.gradcam import GradCam
+from harness.explain.occlusion import Occlusion, forward_batch
 from harness.models.open import LoadedModel
 from harness.models.outputs import top_class_index
 from harness.pipeline.cached import cached_fields
@@ -28,6 +33,9 @@ from harness.results.io import value_summary
 
 # Grad-CAM "auto": every image when the heatmaps of all variants stay within this many images.
 GRADCAM_AUTO_BUDGET = 4000
+# Occlusion "auto": every image while its maps (clean, each variant, and the noise floor's two)
+# stay within this many forward passes, else about that many (bench/bench_explainers.py).
+OCCLUSION_AUTO_PASSES = 20_000
 # Grad-CAM overlays saved per variant for the report's gallery.
 GALLERY_OVERLAYS = 24
 
@@ -92,15 +100,26 @@ def explained_class_index(model: LoadedModel) -> int:
     return list(model.spec.class_names).index(model.spec.positive_class)
 
 
-def gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int) -> np.ndarray:
+def auto_images(n_variants: int, *, passes_per_map: int | None = None) -> int:
+    """How many images ``--gradcam auto`` explains at most: Grad-CAM (``passes_per_map`` None)
+    while the heatmaps of all variants stay within :data:`GRADCAM_AUTO_BUDGET`; occlusion while
+    its forward passes (``passes_per_map`` per map; maps of the clean image, each variant and the
+    noise floor's two) stay within :data:`OCCLUSION_AUTO_PASSES`. At least one."""
+    if passes_per_map is None:
+        return max(1, GRADCAM_AUTO_BUDGET // max(1, n_variants + 1))
+    return max(1, OCCLUSION_AUTO_PASSES // (max(1, passes_per_map) * (n_variants + 3)))
+
+
+def gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int, *,
+                      passes_per_map: int | None = None) -> np.ndarray:
     """Indices of the images that get heatmaps: all, none, N, or auto.
 
     ``N`` below the number of images is a stratified sample of exactly N: each group's share of
     N, at least one image per group (largest remainders fill up to N); with fewer than one image
     per group, one image from each of the N largest groups. ``auto`` is every image while the
-    heatmaps of all variants stay within :data:`GRADCAM_AUTO_BUDGET`, else about that many: each
-    group's share, rounded, at least one. Deterministic: the images of a group are drawn from a
-    generator seeded by ``seed``, groups in sorted order.
+    explainer stays within its budget (:func:`auto_images`; ``passes_per_map`` for occlusion),
+    else about that many: each group's share, rounded, at least one. Deterministic: the images
+    of a group are drawn from a generator seeded by ``seed``, groups in sorted order.
     """
     n = len(groups)
     if mode == "none":
@@ -108,7 +127,7 @@ def gradcam_selection(mode: str, groups: np.ndarray, n_variants: int, seed: int)
     if mode == "all":
         return np.arange(n)
     if mode == "auto":
-        limit = max(1, GRADCAM_AUTO_BUDGET // max(1, n_variants + 1))
+        limit = auto_images(n_variants, passes_per_map=passes_per_map)
     else:
         limit = int(mode)
     if limit >= n:
@@ -159,6 +178,50 @@ def _fewer_than_groups(mode: str, groups: np.ndarray) -> list[str]:
     return [g for g, k in zip(names, exact_counts(int(mode), sizes)) if k == 0]
 
 
+@dataclass(frozen=True)
+class _Explainer:
+    """The explainer a run uses: what it is called, its cache key, and how to build it."""
+
+    name: str  # "gradcam" or "occlusion"
+    key: str
+    layer_name: str | None
+    get: Callable[[], Any]  # the object with heatmaps(images, class_index=, batch_size=)
+    class_index: int  # the class as the explainer numbers it
+    passes_per_map: int | None = None  # forward passes per occlusion map
+    occlusion: Occlusion | None = None
+
+
+def choose_explainer(*, cfg: AuditConfig, model: LoadedModel, cache: ArrayCache,
+                     log: Callable[[str], None]) -> _Explainer:
+    """Grad-CAM where the model has gradients and Grad-CAM can run on it, else occlusion.
+
+    The same class is explained on clean and perturbed images: the positive class. For Grad-CAM
+    that is its index in ``class_names`` (for one sigmoid unit, GradCam turns index 0 into the
+    unit's negated score); occlusion reads ``LoadedModel.predict_proba``, the positive class's
+    probability, which it explains as class 1. A K-class model (``class_index`` -1 here) is
+    explained for each image's clean top class, indices the stage passes; occlusion then reads
+    every class's probability (``LoadedModel.predict_class_probabilities``).
+    """
+    # A K-class audit explains each image's clean top class: the stage gives the indices.
+    class_index = -1 if model.kclass else explained_class_index(model)
+    if model.supports_gradients:
+        try:
+            cam = LazyGradCam(model, layer=cfg.gradcam_layer, cache=cache)
+        except NotAvailable as exc:
+            log(f"Grad-CAM is not available ({exc}); explaining by occlusion instead")
+        else:
+            return _Explainer("gradcam", cam.key, cam.layer_name, cam.get, class_index)
+    width, height = (int(v) for v in model.spec.input_size)
+    # occlusion reads the positive class's probability (explained as class 1), or for a K-class
+    # model every class's (explained by index)
+    predict = model.predict_class_probabilities if model.kclass else model.predict_proba
+    passes = Occlusion(predict).passes_per_image(height, width)
+    size = forward_batch(passes, cfg.batch_size)  # whole batches: a padded model wastes none
+    occ = Occlusion(lambda batch: predict(batch, batch_size=size))
+    return _Explainer("occlusion", occ.key(), None, lambda: occ, -1 if model.kclass else 1,
+                      passes_per_map=passes, occlusion=occ)
+
+
 def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
                   image_keys: list[str], variants: list, probs: dict[str, np.ndarray],
                   groups: np.ndarray, cache: ArrayCache, perturbed: PerturbedImages,
@@ -171,32 +234,33 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
     bootstrap size and the batch size; ``groups`` is the estimated skin-tone group per image.
     ``class_probs`` (a K-class model: variant -> (N, K)): each image is explained for its clean
     top class, and a flip is a change of the top class.
+    Grad-CAM explains models with gradients, occlusion the others (:func:`choose_explainer`).
     """
     if cfg.gradcam == "none":
         return GradCamResult({"available": False, "reason": "disabled (--gradcam none)"})
-    if not model.supports_gradients:
-        return GradCamResult({"available": False,
-                              "reason": f"not available for {model.format} models (no gradients)"})
-    sel = gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed)
-    if sel.size == 0:
+    if len(groups) == 0:
         return GradCamResult({"available": False, "reason": "no images selected"})
     threshold = model.spec.threshold
 
     with timer.stage("gradcam"):
         try:
-            cam = LazyGradCam(model, layer=cfg.gradcam_layer, cache=cache)
+            explainer = choose_explainer(cfg=cfg, model=model, cache=cache, log=log)
         except NotAvailable as exc:
             return GradCamResult({"available": False, "reason": str(exc)})
-        # Explain the same class on clean and perturbed images: the positive class (for one
-        # sigmoid unit, GradCam turns index 0 into the unit's negated score).
+        sel = gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed,
+                                passes_per_map=explainer.passes_per_map)
+        batch = explainer.passes_per_map or cfg.batch_size  # occlusion: one image per call
+        # Explain the same class on clean and perturbed images: the positive class, or for a
+        # K-class model each image's clean top class.
         if class_probs is None:
-            class_index = explained_class_index(model)
-            explained = f"class={class_index}"
-        else:  # K classes: each image's clean top class
+            class_index = explainer.class_index
+            explained = f"class={explained_class_index(model)}"
+        else:
             class_index = top_class_index(class_probs["clean"][sel])
             explained = "class=top"
-        # Heatmaps depend on the model file, the sidecar settings, the layer and the class.
-        prefix = f"{model.hash}/{model.cache_tag}/{cam.key}/{explained}"
+        # Heatmaps depend on the model file, the sidecar settings, the method with its
+        # parameters (layer; grid and baseline) and the class.
+        prefix = f"{model.hash}/{model.cache_tag}/{explainer.key}/{explained}"
         sel_keys = [image_keys[i] for i in sel]
 
         def heat(variant_key: str, images_at) -> np.ndarray:
@@ -207,7 +271,7 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
             if missing:
                 imgs = images_at(sel[missing])
                 cls = class_index if np.ndim(class_index) == 0 else class_index[missing]
-                maps = cam.get().heatmaps(imgs, class_index=cls, batch_size=cfg.batch_size)
+                maps = explainer.get().heatmaps(imgs, class_index=cls, batch_size=batch)
                 cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
                 for t, j in enumerate(missing):
                     found[sel_keys[j]] = maps[t]
@@ -225,8 +289,8 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         # per-image drift is cached like everything else.
         flat = cached_fields(cache, f"{prefix}/noise-floor", sel_keys, lambda: {
             f"{name}.{metric}": values
-            for name, d in noise_floor(cam.get(), images[sel], clean=h_clean,
-                                       class_index=class_index, batch_size=cfg.batch_size).items()
+            for name, d in noise_floor(explainer.get(), images[sel], clean=h_clean,
+                                       class_index=class_index, batch_size=batch).items()
             for metric, values in d.items()})
         floor: dict[str, dict[str, np.ndarray]] = {}
         for name, values in flat.items():
@@ -241,7 +305,8 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
             if variant.severity >= top.get(variant.family, variant).severity:
                 top[variant.family] = variant
         kept = {}
-        for variant in progress_bar(variants, progress=progress, desc="grad-cam"):
+        desc = "grad-cam" if explainer.name == "gradcam" else "occlusion"
+        for variant in progress_bar(variants, progress=progress, desc=desc):
             vkey = perturbed.key(variant)
             h_var = heat(vkey, lambda idx, v=variant: perturbed.subset(v, idx))
             if top.get(variant.family) is variant:
@@ -262,12 +327,18 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         selection = f"one image from each of the {sel.size} largest of {n_groups} groups"
         note = (f" (--gradcam {cfg.gradcam} is fewer than the {n_groups} skin-tone groups: one "
                 f"image from each of the largest; none from {', '.join(left_out)})")
-    log(f"Grad-CAM on {sel.size} images at layer {cam.layer_name}{note}")
+    occ = explainer.occlusion
+    if occ is None:
+        log(f"Grad-CAM on {sel.size} images at layer {explainer.layer_name}{note}")
+    else:
+        log(f"{occ.label()} on {sel.size} images, {explainer.passes_per_map} forward passes per "
+            f"image and map{note}")
     group_values = groups[sel]
     section = {
         "available": True,
-        "layer": cam.layer_name,
-        "method": cam.key,
+        "explainer": explainer.name,
+        "layer": explainer.layer_name,
+        "method": explainer.key,
         "class_explained": (model.spec.positive_class if class_probs is None
                             else "the top class of each clean image"),
         "n_images": int(sel.size),
@@ -281,4 +352,8 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         "noise_floor": floor_section,
         "drift": per_variant,
     }
+    if occ is not None:
+        section["occlusion"] = {"label": occ.label(), "grid": list(h_clean.shape[1:]),
+                                "baseline": occ.baseline,
+                                "forward_passes_per_image": explainer.passes_per_map}
     return GradCamResult(section=section, clean=h_clean, selected=sel, kept=kept)

@@ -1,5 +1,6 @@
 """The Grad-CAM section: where the model looks, the noise floor, the drift of the heatmaps
-between clean and perturbed images, and the overlay gallery."""
+between clean and perturbed images, and the overlay gallery; the heatmaps are Grad-CAM's or, for
+a model without gradients, occlusion's, and the section names which."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -51,12 +52,24 @@ def gradcam(results: dict, samples: pd.DataFrame | None, thumbs: Thumbnails | No
                             "original": thumbs.uri(f"clean/{i}") if i is not None else None, "pairs": pairs})
     floor = drift_tables({f"no perturbation: {k}": v for k, v in as_dict(g.get("noise_floor")).items()},
                          overall_only=True)
-    return {"available": True, "layer": text(g.get("layer")), "n_images": fmt.integer(g.get("n_images")),
+    return {"available": True, "explainer": explainer_label(g),
+            "layer": text(g.get("layer")) if g.get("layer") else "",
+            "n_images": fmt.integer(g.get("n_images")),
             "method": str(g.get("method") or ""), "class_explained": str(g.get("class_explained") or ""),
             "noise_floor": floor[0] if floor else None,
             "selection": text(g.get("selection")) if g.get("selection") else "",
             "attention": attention, "attention_by_group": attention_by_group, "drift": drift,
             "gallery": gallery}
+
+
+def explainer_label(section: dict) -> str:
+    """The method's name as results.json gives it: "Grad-CAM" (``explainer`` "gradcam", or a run
+    written before occlusion existed) or the occlusion label, e.g. "occlusion (grid 7×7, blurred
+    baseline)"."""
+    if section.get("explainer", "gradcam") == "gradcam":
+        return "Grad-CAM"
+    label = dig(section, "occlusion", "label")
+    return str(label) if label else str(section.get("explainer"))
 
 
 def drift_tables(drift: dict, order: Sequence[str] = (), *, overall_only: bool = False) -> list[dict]:
