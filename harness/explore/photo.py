@@ -16,7 +16,8 @@ run's ``samples.csv``:
   calls; nothing is cached here) and the predicted class ``harness.pipeline.write.predicted_class``;
 - heatmaps: Grad-CAM as the Grad-CAM stage computes them (``LazyGradCam``, the positive class
   explained on clean and perturbed images alike) and ``harness.explain.attention.drift``; a model
-  without gradients is explained by occlusion (``harness.explain.occlusion.occlusion_map``).
+  without gradients is explained by occlusion as the audit explains it
+  (``harness.explain.occlusion.Occlusion``, the audit's grid and blurred baseline).
 
 Nothing is written to disk: the prediction cache is disabled.
 """
@@ -34,7 +35,7 @@ from harness.cache import ArrayCache
 from harness.data.load import decode_one_file
 from harness.errors import NotAvailable, UserError
 from harness.explain.attention import DRIFT_METRICS, drift
-from harness.explain.occlusion import occlusion_map
+from harness.explain.occlusion import DEFAULT_GRID, Occlusion
 from harness.models.open import LoadedModel, open_model
 from harness.models.outputs import explained_class_probability, top_class_index
 from harness.pipeline.gradcam import LazyGradCam, explained_class_index
@@ -49,8 +50,8 @@ MAX_UPLOAD_MB = 20
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 #: Classes listed for a K-class model.
 TOP_CLASSES = 3
-#: Occlusion patches per side for models without gradients.
-OCCLUSION_GRID = 8
+#: Occlusion patches per side for models without gradients: the audit's own default.
+OCCLUSION_GRID = DEFAULT_GRID
 
 
 @dataclass(frozen=True)
@@ -365,8 +366,10 @@ class Explorer:
                 images, class_index=index, batch_size=len(images)))
         if self.explainer == "occlusion":
             predict = self.model.predict_class_probabilities if self.kclass else self.model.predict_proba
-            return self._on_worker(occlusion_map, images, predict,
-                                   class_index=index if self.kclass else 1, grid=OCCLUSION_GRID)
+            occlusion = Occlusion(predict, grid=OCCLUSION_GRID)
+            passes = occlusion.passes_per_image(*self.size[::-1])
+            return self._on_worker(occlusion.heatmaps, images,
+                                   class_index=index if self.kclass else 1, batch_size=passes)
         return None
 
 
