@@ -29,7 +29,7 @@ __all__ = ["build_context", "build_view", "environment", "render_html", "render_
 
 SECTIONS = (
     ("summary", "Summary"), ("dataset", "Dataset"), ("performance", "Performance by group"),
-    ("thresholds", "Thresholds"), ("robustness", "Robustness"), ("gradcam", "Grad-CAM"),
+    ("thresholds", "Thresholds"), ("robustness", "Robustness"), ("gradcam", "Heatmap drift"),
     ("misclassified", "Misclassifications"), ("comparison", "Comparison"), ("methods", "Method notes"),
 )
 
