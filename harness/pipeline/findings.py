@@ -6,8 +6,9 @@ both files are written; the report reads what it adds and computes none of it (t
 docs/results-schema.md, "findings"):
 
 - ``results["findings"]``: the variant with the largest flip rate, the median ITA of each group of
-  a label grouping (the report's colour swatches), and the images shown across the perturbation
-  ladder (the first image of each skin-tone group, as the pipeline's thumbnails);
+  a label grouping (the report's colour swatches), the images shown across the perturbation
+  ladder (the first image of each skin-tone group, as the pipeline's thumbnails), and what the
+  report's summary leads with (``what_we_found``: :mod:`harness.pipeline.headline`);
 - ``samples.csv`` columns ``flip[<variant>]``: whether that image's predicted class under the
   variant differs from its clean one (both at the model's threshold, ``p >= threshold``).
 """
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.pipeline.headline import what_we_found
 from harness.results.io import group_label, variant_column
 
 #: The estimated skin-tone grouping (``samples.csv`` column and ``metrics.groupings`` key).
@@ -166,7 +168,8 @@ def findings(results: Mapping, samples: pd.DataFrame) -> dict:
     """The ``findings`` section of ``results.json`` (see the module docstring)."""
     return {"largest_flip_rate": largest_flip_rate(results),
             "label_group_ita": label_group_ita(results, samples),
-            "strip_images": strip_images(results, samples)}
+            "strip_images": strip_images(results, samples),
+            "what_we_found": what_we_found(results)}
 
 
 def add_findings(results: Mapping, samples: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
