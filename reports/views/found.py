@@ -53,16 +53,17 @@ def _gap_line(w: dict, results: dict) -> dict | None:
     if not gap:
         reason = w.get("gap_reason")
         return {"key": "gap", "label": "Largest gap", "css": "",
-                "text": f"{title}: {reason}." if reason else f"{title}: no gap defined."}
+                "text": f"{title}: {reason or 'no gap defined'}."}
     diff = as_dict(gap.get("difference"))
     level = ci_level(results)
     verdict = (f"the {level + ' ' if level else ''}interval excludes 0: a real gap"
                if gap.get("excludes_zero") else
                f"the {level + ' ' if level else ''}interval includes 0")
-    text = (f"{metric_name(str(gap.get('metric')))} on clean images, {gap.get('worst_group')} "
+    text = (f"{metric_name(str(gap.get('metric')))} by {title[0].lower() + title[1:]}, clean images: "
+            f"{gap.get('worst_group')} "
             f"{_est(gap.get('worst'))} vs {gap.get('best_group')} {_est(gap.get('best'))}: "
             f"gap {fmt.num(diff.get('value'))} {fmt.interval(diff.get('ci'))} ({verdict}).")
-    return {"key": "gap", "label": f"Largest gap ({title})", "css": "real" if gap.get("excludes_zero")
+    return {"key": "gap", "label": "Largest gap", "css": "real" if gap.get("excludes_zero")
             else "", "text": text}
 
 
@@ -84,11 +85,11 @@ def _harm_line(w: dict) -> dict | None:
     if not h:
         return None
     metric = metric_name(str(h.get("metric")))
-    text = (f"{h.get('variant')}: {metric} drops by {_est(h.get('drop'))} over all images, and it "
-            f"flips {_est(h.get('flip_rate'))} of predictions")
+    text = (f"{h.get('variant')}: {metric} drops by {_est(h.get('drop'))} over all images "
+            f"and {_est(h.get('flip_rate'))} of predictions flip")
     if h.get("group") is not None:
         text += (f"; most for {h['group']}: a drop of {_est(h.get('group_drop'))}, "
-                 f"flips {_est(h.get('group_flip_rate'))}")
+                 f"{_est(h.get('group_flip_rate'))} flip")
     return {"key": "perturbation", "label": "Hurts most", "css": "", "text": text + "."}
 
 
