@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.pipeline.headline import what_we_found
+from harness.pipeline.headline import headline_grouping, what_we_found
 from harness.results.io import group_label, variant_column
 
 #: The estimated skin-tone grouping (``samples.csv`` column and ``metrics.groupings`` key).
@@ -49,13 +49,6 @@ def _variants(results: Mapping) -> list[str]:
               if isinstance(v, Mapping)]
     listed = list(_mapping(results.get("metrics")).get("variants") or [])
     return [str(v) for v in dict.fromkeys(ladder + listed) if v not in (None, "clean")]
-
-
-def _headline_grouping(results: Mapping) -> tuple[str | None, Mapping]:
-    groupings = {k: v for k, v in _mapping(_mapping(results.get("metrics")).get("groupings")).items()
-                 if isinstance(v, Mapping)}
-    name = GROUP_GROUPING if GROUP_GROUPING in groupings else next(iter(groupings), None)
-    return name, groupings.get(name, {})
 
 
 def flip_flags(results: Mapping, samples: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +92,7 @@ def largest_flip_rate(results: Mapping) -> dict | None:
     ``{"grouping", "variant", "flip_rate": M}`` (``M`` the overall flip-rate entry as written, with
     its interval and n), or None when no variant has a defined flip rate.
     """
-    name, gr = _headline_grouping(results)
+    name, gr = headline_grouping(results)
     best: tuple[str, Mapping] | None = None
     for variant, rob in _mapping(gr.get("robustness")).items():
         fr = _mapping(_mapping(_mapping(rob).get("overall")).get("flip_rate"))

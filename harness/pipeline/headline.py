@@ -42,7 +42,9 @@ def _entry(x: Any) -> dict | None:
     return dict(x) if isinstance(x, Mapping) else None
 
 
-def _headline_grouping(results: Mapping) -> tuple[str | None, Mapping]:
+def headline_grouping(results: Mapping) -> tuple[str | None, Mapping]:
+    """(name, section) of the grouping a summary speaks of: the estimated skin tone ``group``,
+    else the first grouping of ``metrics.groupings``; ``(None, {})`` when there is none."""
     groupings = {k: v for k, v in _mapping(_mapping(results.get("metrics")).get("groupings")).items()
                  if isinstance(v, Mapping)}
     name = GROUP_GROUPING if GROUP_GROUPING in groupings else next(iter(groupings), None)
@@ -211,7 +213,7 @@ def what_we_found(results: Mapping) -> dict:
     """The ``findings.what_we_found`` section (docs/results-schema.md): ``{"grouping",
     "worst_gap", "gap_reason", "too_small", "hurts_most", "gradcam"}`` of the headline grouping
     (the estimated skin tone ``group``, else the first grouping)."""
-    name, gr = _headline_grouping(results)
+    name, gr = headline_grouping(results)
     gaps = _mapping(_mapping(_mapping(gr.get("variants")).get(CLEAN)).get("gaps"))
     gap = worst_gap(gr)
     reason = None
