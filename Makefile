@@ -27,12 +27,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m harness demo --out demo-out
 
-# The browser test needs headless Chromium (Debian's package); install it where missing.
+# The browser tests need headless Chromium and its driver (Debian's packages); install them where missing.
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && \
+	  command -v chromedriver >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
-	  echo "chromium is not installed and could not be installed: the browser test will be skipped"
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) ; } || \
+	  echo "chromium or chromedriver is not installed and could not be installed: the browser tests will be skipped"
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -rs
