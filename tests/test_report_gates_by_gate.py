@@ -93,10 +93,10 @@ def old_run(tmp_path_factory):
     judged on the planted biased baseline (some FAIL), the new keys removed."""
     files, labels, y, groups, fitz, noise = population(0)
     p = predictions(y, groups, noise, **BASELINE)
-    cam = drift_section(groups, noise, p, 0.5, drift_drop=BASELINE_DRIFT, n_boot=100)
+    cam = drift_section(groups, noise, p, 0.5, drift_drop=BASELINE_DRIFT, n_boot=50)
     out = write_run(tmp_path_factory.mktemp("old_run") / "run", files=files, labels=labels, y=y,
                     groups=groups, p=p, threshold=0.5, name="baseline", fitzpatrick=fitz,
-                    gradcam=cam, n_boot=100)
+                    gradcam=cam, n_boot=50)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     section = evaluate_gates(results, load_gates(REPO / "configs/gates/ci-default.yaml"))
     results["gates"] = {k: v for k, v in section.items() if k not in NEW_GATE_KEYS}
