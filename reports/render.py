@@ -121,12 +121,38 @@ def _comparison_beside(run: Path, results: dict) -> dict | None:
     return jsonable(doc) if same_model and same_data else None
 
 
+def with_summaries(results: dict) -> dict:
+    """``results`` with ``findings.what_we_found`` (:func:`harness.pipeline.headline.what_we_found`)
+    and the gates' per-gate summary (:func:`harness.gates.summary.with_gate_summary`) where an
+    older results.json lacks them, computed by the functions the pipeline writes them with, from
+    the results alone; what the results hold is never replaced."""
+    findings = results.get("findings")
+    gates = results.get("gates")
+    missing_found = not (isinstance(findings, dict) and "what_we_found" in findings)
+    missing_gates = isinstance(gates, dict) and "by_gate" not in gates
+    if not (missing_found or missing_gates):
+        return results
+    out = dict(results)
+    if missing_found:
+        from harness.pipeline.headline import what_we_found
+
+        out["findings"] = {**(findings if isinstance(findings, dict) else {}),
+                           "what_we_found": jsonable(what_we_found(results))}
+    if missing_gates:
+        from harness.gates.summary import with_gate_summary
+
+        out["gates"] = with_gate_summary(gates)
+    return out
+
+
 def build_view(run_dir: str | Path, *, results: dict | None = None, gallery_limit: int = 12,
                strip_images: int = 2, strict: bool = False) -> dict[str, Any]:
     """The view model of a run directory (see :func:`build_context`).
 
     A run written before results carried ``findings`` gets them here, from the pipeline's own
-    functions (``harness.pipeline.findings``), so re-rendering it shows what it showed before.
+    functions (``harness.pipeline.findings``), so re-rendering it shows what it showed before;
+    one written before ``findings.what_we_found`` or ``gates.by_gate`` gets those the same way
+    (:func:`with_summaries`).
     """
     run = Path(run_dir)
     if results is None:
@@ -137,7 +163,7 @@ def build_view(run_dir: str | Path, *, results: dict | None = None, gallery_limi
 
         results, samples = add_findings(results, samples)
     # The report sees what results.json holds: plain JSON types, no NaN.
-    results = jsonable(results)
+    results = with_summaries(jsonable(results))
     if "comparison" not in results:
         found = _comparison_beside(run, results)
         if found is not None:

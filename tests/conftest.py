@@ -244,3 +244,20 @@ def dermnet_small_run(dermnet_test, tmp_path_factory) -> Path:
                      "--n-boot", "20", "--quiet"])
     assert code == 0
     return base / "run"
+
+
+@pytest.fixture(scope="session")
+def demo_story(tmp_path_factory):
+    """``harness demo`` run once for the session, at a small size (240 training and 200 test
+    images, 4 epochs): ``(out, exit code, what it printed)``. Slow: only ``slow`` tests use it."""
+    import contextlib
+    import io
+
+    from harness.demo.story import run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = run_demo(out=out, seed=0, cache_dir=None, quiet=True, n_train=240, n_test=200,
+                        epochs=4)
+    return out, code, printed.getvalue()

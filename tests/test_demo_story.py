@@ -8,15 +8,11 @@ import pytest
 
 
 @pytest.mark.slow
-def test_demo_trains_audits_gates_and_compares(tmp_path, capsys):
-    from harness.demo.story import run_demo
-
-    code = run_demo(out=tmp_path, seed=0, cache_dir=None, quiet=True, n_train=240, n_test=200,
-                    epochs=4)
+def test_demo_trains_audits_gates_and_compares(demo_story):
+    out, code, printed = demo_story
     assert code == 0
-    printed = capsys.readouterr().out
     for name in ("baseline", "tuned"):
-        run = tmp_path / "runs" / name
+        run = out / "runs" / name
         results = json.loads((run / "results.json").read_text())
         assert (run / "report.html").is_file() and (run / "junit.xml").is_file()
         assert str(run / "report.html") in printed
@@ -26,13 +22,13 @@ def test_demo_trains_audits_gates_and_compares(tmp_path, capsys):
         assert {v["scope"] for v in gates["verdicts"]} >= {"overall", "each_group", "group_gap"}
         # The synthetic test set spans the skin tones: estimated groups and the true bands.
         assert set(results["metrics"]["groupings"]) == {"group", "chardon6_true"}
-        sidecar = json.loads((tmp_path / "models" / f"{name}.keras").with_suffix(".json").read_text())
+        sidecar = json.loads((out / "models" / f"{name}.keras").with_suffix(".json").read_text())
         assert sidecar["recipe"] == ("small-cnn" if name == "baseline" else "small-cnn-weighted")
         assert sidecar["validation"]["method"].startswith("stratified 3-fold")
-    comparison = json.loads((tmp_path / "compare" / "comparison.json").read_text())
+    comparison = json.loads((out / "compare" / "comparison.json").read_text())
     assert comparison["dataset"]["n_images"] == 200
     assert comparison["baseline"]["recipe"] == "small-cnn"
     assert comparison["candidate"]["recipe"] == "small-cnn-weighted"
     # Paired deltas with intervals for every group of both groupings.
     assert set(comparison["groupings"]) == {"group", "chardon6_true"}
-    assert (tmp_path / "compare" / "comparison.html").is_file()
+    assert (out / "compare" / "comparison.html").is_file()

@@ -83,7 +83,8 @@ def test_add_findings_keeps_every_field_and_column_and_adds_only_its_own():
     res, smp = add_findings(results, samples)
     assert json.dumps(results) == before and list(samples.columns) == ["file", "p", "p[blur@1]", "group", "ita"]
     assert {k: v for k, v in res.items() if k != "findings"} == results
-    assert list(res["findings"]) == ["largest_flip_rate", "label_group_ita", "strip_images"]
+    assert list(res["findings"]) == ["largest_flip_rate", "label_group_ita", "strip_images",
+                                    "what_we_found"]
     assert res["findings"]["strip_images"]["order"] == [1, 0]
     assert list(smp.columns) == list(samples.columns) + ["flip[blur@1]"]
     assert smp["flip[blur@1]"].tolist() == [True, False]

@@ -31,6 +31,7 @@ from harness.gates.file import (ALL_METRICS, BETWEEN_GROUP_STATISTICS, CELL_METR
 from harness.metrics.catalogue import CATALOGUE
 from harness.gates.junit import format_verdicts, write_junit
 from harness.gates.variants import gate_error, resolve_variants, run_families
+from harness.gates.summary import with_gate_summary
 from harness.results.variants import split_variant
 
 __all__ = [
@@ -65,7 +66,8 @@ def evaluate_gates(results: Mapping, gates: list[Gate], *, strict: bool = False)
     Returns
     -------
     The ``gates`` section: ``{"passed", "strict", "counts": {verdict: n}, "verdicts": [...],
-    "skipped": [...], "decision_rule"}``; one verdict per gate × variant × scope element (see
+    "decision_rule", "skipped": [...], "by_gate": [...], "gate_counts", "gates_failing"}``; one
+    verdict per gate × variant × scope element, and one ``by_gate`` entry per gate (see
     docs/gates.md for the fields).
 
     Raises
@@ -87,7 +89,8 @@ def evaluate_gates(results: Mapping, gates: list[Gate], *, strict: bool = False)
 
 
 def gates_section(rows: list[dict], *, strict: bool, skipped: list[dict] | None = None) -> dict:
-    """Assemble a ``gates`` section from verdict rows."""
+    """Assemble a ``gates`` section from verdict rows, with its per-gate summary
+    (``by_gate``, ``gate_counts``, ``gates_failing``: :mod:`harness.gates.summary`)."""
     counts = {k: 0 for k in VERDICTS}
     for r in rows:
         counts[r["verdict"]] += 1
@@ -96,7 +99,7 @@ def gates_section(rows: list[dict], *, strict: bool, skipped: list[dict] | None 
            "decision_rule": DECISION_RULE}
     if skipped:
         out["skipped"] = skipped
-    return out
+    return with_gate_summary(out)
 
 
 def _metrics_grouping(results: Mapping, gate: Gate) -> tuple[dict, dict]:

@@ -6,8 +6,9 @@ both files are written; the report reads what it adds and computes none of it (t
 docs/results-schema.md, "findings"):
 
 - ``results["findings"]``: the variant with the largest flip rate, the median ITA of each group of
-  a label grouping (the report's colour swatches), and the images shown across the perturbation
-  ladder (the first image of each skin-tone group, as the pipeline's thumbnails);
+  a label grouping (the report's colour swatches), the images shown across the perturbation
+  ladder (the first image of each skin-tone group, as the pipeline's thumbnails), and what the
+  report's summary leads with (``what_we_found``: :mod:`harness.pipeline.headline`);
 - ``samples.csv`` columns ``flip[<variant>]``: whether that image's predicted class under the
   variant differs from its clean one (both at the model's threshold, ``p >= threshold``; in a
   K-class audit, its top class ``pred[<variant>]`` differs from ``pred``).
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.pipeline.headline import headline_grouping, what_we_found
 from harness.results.io import group_label, pred_column, variant_column
 
 #: The estimated skin-tone grouping (``samples.csv`` column and ``metrics.groupings`` key).
@@ -48,13 +50,6 @@ def _variants(results: Mapping) -> list[str]:
               if isinstance(v, Mapping)]
     listed = list(_mapping(results.get("metrics")).get("variants") or [])
     return [str(v) for v in dict.fromkeys(ladder + listed) if v not in (None, "clean")]
-
-
-def _headline_grouping(results: Mapping) -> tuple[str | None, Mapping]:
-    groupings = {k: v for k, v in _mapping(_mapping(results.get("metrics")).get("groupings")).items()
-                 if isinstance(v, Mapping)}
-    name = GROUP_GROUPING if GROUP_GROUPING in groupings else next(iter(groupings), None)
-    return name, groupings.get(name, {})
 
 
 def flip_flags(results: Mapping, samples: pd.DataFrame) -> pd.DataFrame:
@@ -109,7 +104,7 @@ def largest_flip_rate(results: Mapping) -> dict | None:
     ``{"grouping", "variant", "flip_rate": M}`` (``M`` the overall flip-rate entry as written, with
     its interval and n), or None when no variant has a defined flip rate.
     """
-    name, gr = _headline_grouping(results)
+    name, gr = headline_grouping(results)
     best: tuple[str, Mapping] | None = None
     for variant, rob in _mapping(gr.get("robustness")).items():
         fr = _mapping(_mapping(_mapping(rob).get("overall")).get("flip_rate"))
@@ -178,7 +173,8 @@ def findings(results: Mapping, samples: pd.DataFrame) -> dict:
     """The ``findings`` section of ``results.json`` (see the module docstring)."""
     return {"largest_flip_rate": largest_flip_rate(results),
             "label_group_ita": label_group_ita(results, samples),
-            "strip_images": strip_images(results, samples)}
+            "strip_images": strip_images(results, samples),
+            "what_we_found": what_we_found(results)}
 
 
 def add_findings(results: Mapping, samples: pd.DataFrame) -> tuple[dict, pd.DataFrame]:

@@ -9,13 +9,16 @@ from reports.views.common import CLEAN, GROUP_GROUPING, as_dict, as_list, dig, s
 
 
 def gates_view(results: dict) -> dict | None:
-    """Gate verdicts (``harness.gates.evaluate``): one row per verdict, counts, skipped gates, the rule."""
+    """Gate verdicts (``harness.gates.evaluate``): one row per verdict, counts, skipped gates, the
+    rule, and one row per gate (``gates.by_gate``, :mod:`harness.gates.summary`): ``failing`` (the
+    gates that fail the run) and ``rest``, each with its counts and its worst cell's row."""
     g = results.get("gates")
     if not isinstance(g, dict):
         return None
     rows = []
     counts: dict[str, int] = {}
-    for v in as_list(g.get("verdicts")):
+    at: dict[int, dict] = {}   # index in gates.verdicts -> its row
+    for i, v in enumerate(as_list(g.get("verdicts"))):
         if not isinstance(v, dict):
             continue
         verdict = str(v.get("verdict", "")).upper() or "UNKNOWN"
@@ -31,6 +34,7 @@ def gates_view(results: dict) -> dict | None:
             "metric": text(v.get("metric")), "where": _gate_where(v), "cell": cell, "bound": _bound_text(v),
             "reason": str(v.get("reason") or ""),
         })
+        at[i] = rows[-1]
     order = ("FAIL", "WARN", "INSUFFICIENT", "PASS")
     for k, c in as_dict(g.get("counts")).items():   # counts as the gates wrote them, when given
         if fmt.is_number(c):
@@ -40,14 +44,49 @@ def gates_view(results: dict) -> dict | None:
         passed = counts.get("FAIL", 0) == 0
     skipped = [{"name": text(x.get("name")), "reason": text(x.get("reason"))}
                for x in as_list(g.get("skipped")) if isinstance(x, dict)]
+    failing, rest = _by_gate(g, at)
+    strict = bool(g.get("strict", False))
+    fails_run = {"FAIL", "WARN"} if strict else {"FAIL"}
+    gate_counts = as_dict(g.get("gate_counts"))
     return {
         "rows": rows,
         "counts": [{"verdict": k, "css": k.lower(), "count": counts[k]} for k in order if counts.get(k)]
         + [{"verdict": k, "css": k.lower(), "count": c} for k, c in counts.items() if k not in order and c],
-        "passed": bool(passed), "strict": bool(g.get("strict", False)),
+        "passed": bool(passed), "strict": strict,
         "overall": "PASSED" if passed else "FAILED", "skipped": skipped,
         "rule": str(g.get("decision_rule") or ""),
+        "failing": failing, "rest": rest,
+        "rest_counts": [{"verdict": VERDICT_LABELS.get(k, k), "css": k.lower(), "count": int(gate_counts[k])}
+                        for k in order if k not in fails_run and fmt.is_number(gate_counts.get(k))
+                        and gate_counts[k]],
     }
+
+
+#: How a verdict is named where the gates are counted per gate.
+VERDICT_LABELS = {"INSUFFICIENT": "NOT JUDGED"}
+
+
+def _by_gate(g: dict, rows: dict[int, dict]) -> tuple[list[dict], list[dict]]:
+    """One row per gate (``gates.by_gate``), split into the gates that fail the run and the rest;
+    each with its verdict counts and its worst cell (the verdict row ``worst`` points at)."""
+    failing, rest = [], []
+    for b in as_list(g.get("by_gate")):
+        if not isinstance(b, dict):
+            continue
+        worst = b.get("worst")
+        cell = rows.get(worst) if isinstance(worst, int) else None
+        c = as_dict(b.get("counts"))
+        verdict = str(b.get("verdict") or "")
+        row = {
+            "verdict": VERDICT_LABELS.get(verdict, verdict), "css": verdict.lower(), "name": text(b.get("name")),
+            "metric": text(b.get("metric")),
+            "counts": [{"verdict": VERDICT_LABELS.get(k, k), "css": k.lower(), "count": int(c[k])}
+                       for k in ("FAIL", "WARN", "INSUFFICIENT", "PASS") if fmt.is_number(c.get(k)) and c[k]],
+            "n": fmt.integer(b.get("n")),
+            "worst": cell,
+        }
+        (failing if b.get("fails") else rest).append(row)
+    return failing, rest
 
 
 def _gate_where(v: dict) -> str:

@@ -1,4 +1,5 @@
-"""The summary section: model and data facts, gate verdicts, headline numbers and findings."""
+"""The summary section: what we found, gate verdicts (per gate, then per cell), headline numbers
+and findings, model and data facts."""
 from __future__ import annotations
 
 from harness.metrics.catalogue import HEADLINE_METRICS
@@ -6,6 +7,7 @@ from reports import fmt
 from reports.views.common import (CLEAN, as_dict, as_list, ci_level, dig, gap_row, group_order,
                                   grouping_title, groupings, headline_grouping, metric_name,
                                   small_group_rule, status_n)
+from reports.views.found import what_we_found
 from reports.views.gates import gates_view
 
 
@@ -119,6 +121,7 @@ def _too_few(g: str, gr: dict, cells: dict) -> str:
 
 
 def summary(results: dict) -> dict:
-    """The summary section: model, data, gates (or None) and headline (or None)."""
-    return {"model": model_facts(results), "data": data_facts(results), "gates": gates_view(results),
-            "headline": headline(results)}
+    """The summary section: what we found (or None), model, data, gates (or None) and headline
+    (or None)."""
+    return {"found": what_we_found(results), "model": model_facts(results), "data": data_facts(results),
+            "gates": gates_view(results), "headline": headline(results)}
