@@ -139,3 +139,11 @@ def test_a_k_class_model_is_explained_for_its_top_class(dermnet_test, tmp_path):
     identity = g["noise_floor"]["identity"]["overall"]["all"]
     assert identity["cosine"]["q25"] == identity["cosine"]["q75"] == 1.0
     assert identity["centroid_shift"]["q75"] == 0.0
+
+
+def test_the_summary_names_occlusion_in_what_we_found(quadrant_audit):
+    from reports.views.found import what_we_found
+
+    lines = {line["key"]: line for line in what_we_found(quadrant_audit[0])}
+    assert lines["gradcam"]["label"] == "Occlusion"
+    assert "blur@3" in lines["gradcam"]["text"]

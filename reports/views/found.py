@@ -93,12 +93,15 @@ def _harm_line(w: dict) -> dict | None:
     return {"key": "perturbation", "label": "Hurts most", "css": "", "text": text + "."}
 
 
-def _gradcam_line(w: dict) -> dict | None:
+def _gradcam_line(w: dict, results: dict) -> dict | None:
     g = as_dict(w.get("gradcam"))
     if not g:
         return None
+    section = as_dict(results.get("gradcam"))
+    # "Grad-CAM", or "Occlusion" for a model explained without gradients
+    label = "Grad-CAM" if section.get("explainer", "gradcam") == "gradcam" else "Occlusion"
     if not g.get("available") or g.get("variant") is None:
-        return {"key": "gradcam", "label": "Grad-CAM", "css": "",
+        return {"key": "gradcam", "label": label, "css": "",
                 "text": f"not available: {g.get('reason') or 'not computed'}."}
     text = (f"attention moves most under {g['variant']}: median {g.get('metric')} similarity to "
             f"the clean heatmap {_est(g.get('drift'))}")
@@ -107,7 +110,7 @@ def _gradcam_line(w: dict) -> dict | None:
         text += f"; a one-pixel shift gives {_est(floor)}"
     if g.get("group") is not None:
         text += f"; lowest for {g['group']}: {_est(g.get('group_drift'))}"
-    return {"key": "gradcam", "label": "Grad-CAM", "css": "", "text": text + "."}
+    return {"key": "gradcam", "label": label, "css": "", "text": text + "."}
 
 
 def what_we_found(results: dict) -> list[dict] | None:
@@ -117,6 +120,6 @@ def what_we_found(results: dict) -> list[dict] | None:
     w = as_dict(dig(results, "findings", "what_we_found"))
     lines = [_gates_line(results)]
     if w:
-        lines += [_gap_line(w, results), _small_line(w, results), _harm_line(w), _gradcam_line(w)]
+        lines += [_gap_line(w, results), _small_line(w, results), _harm_line(w), _gradcam_line(w, results)]
     lines = [x for x in lines if x]
     return lines or None
