@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.errors import UserError
 from harness.metrics.catalogue import CATALOGUE, CLASS_METRICS
-from harness.paired.sections import corruption_error_ratio, with_model_intervals
+from harness.paired.sections import corruption_error_ratio, gap_deltas, with_model_intervals
 from harness.results.io import class_column, pred_column
 
 #: Per-class keys (``classes.<name>``) whose paired deltas are given.
@@ -159,7 +159,7 @@ def kclass_compare_grouping(name: str, labels: np.ndarray, *, y: np.ndarray, nam
         "deltas": {"overall": deltas["overall"], "groups": {g: deltas[g] for g in groups}},
         "mcnemar": {"overall": mc["overall"], "groups": {g: mc[g] for g in groups}},
         "changes": _changes(deltas, groups, metric_names, names),
-        "gaps": _gap_deltas(reps_clean, gap_groups, metric_names, level=level),
+        "gaps": gap_deltas(reps_clean, gap_groups, metric_names, level=level),
         "robustness": {v: {"overall": robustness[v]["overall"],
                            "groups": {g: robustness[v][g] for g in groups}} for v in robustness},
         "corruption_error": corruption_error_ratio(ba_reps, groups, variants, level=level),
@@ -207,30 +207,3 @@ def _changes(deltas: dict, groups: list[str], metric_names, names: list[str]) ->
     return out
 
 
-def _gap_deltas(reps: dict, gap_groups: list[str], metric_names, *, level: float) -> dict:
-    """Change of every macro metric's max − min gap (groups fixed by each model's point
-    estimate), paired over the same resamples."""
-    from harness.metrics.paired_stats import delta_entry
-
-    if len(gap_groups) < 2:
-        return {"status": "insufficient", "groups": gap_groups, "metrics": {},
-                "reason": f"fewer than 2 groups with enough evidence in both runs "
-                          f"(got {len(gap_groups)})"}
-    out = {"status": "ok", "reason": None, "groups": gap_groups, "metrics": {}}
-    for metric in metric_names:
-        gaps, pairs = [], []
-        for j in (0, 1):
-            r = np.stack([reps[g][j][metric] for g in gap_groups])       # (G, R)
-            pts = r[:, 0]
-            ok = ~np.isnan(pts)
-            if ok.sum() < 2:
-                gaps.append(np.full(r.shape[1], np.nan))
-                pairs.append(None)
-                continue
-            hi, lo = int(np.where(ok, pts, -np.inf).argmax()), int(np.where(ok, pts, np.inf).argmin())
-            gaps.append(r[hi] - r[lo])
-            pairs.append([gap_groups[hi], gap_groups[lo]])
-        e = delta_entry(gaps[0], gaps[1], higher_is_better=False, level=level, n=None,
-                        why=f"{metric} gap undefined for either model")
-        out["metrics"][metric] = {**e, "baseline_groups": pairs[0], "candidate_groups": pairs[1]}
-    return out

@@ -33,7 +33,8 @@ from harness.gates.file import REGRESSION_VARIANT_METRICS
 from harness.metrics.catalogue import CATALOGUE, CELL_METRICS, HEADLINE_METRICS
 from harness.paired.kclass_runs import (check_kclass_pair, is_kclass_run, kclass_compare_grouping,
                                         kclass_inputs)
-from harness.paired.sections import corruption_error_ratio, drift_deltas, with_model_intervals
+from harness.paired.sections import (corruption_error_ratio, drift_deltas, gap_deltas,
+                                     with_model_intervals)
 from harness.results.io import group_label
 
 SCHEMA_ID = "dermatrace.comparison/1"
@@ -403,28 +404,9 @@ def _gap_deltas(clean_reps: dict, gap_groups: list[str], *, level: float) -> dic
     equalized-odds difference, paired over the same resamples."""
     from harness.metrics.paired_stats import delta_entry, nan_spread
 
-    if len(gap_groups) < 2:
-        return {"status": "insufficient", "groups": gap_groups, "metrics": {},
-                "reason": f"fewer than 2 groups with enough evidence in both runs "
-                          f"(got {len(gap_groups)})"}
-    out = {"status": "ok", "reason": None, "groups": gap_groups, "metrics": {}}
-    for metric in CELL_METRICS:
-        gaps, pairs = [], []
-        for k in (0, 1):
-            reps = np.stack([clean_reps[g][k][metric] for g in gap_groups])   # (G, R)
-            pts = reps[:, 0]
-            defined = ~np.isnan(pts)
-            if defined.sum() < 2:
-                gaps.append(np.full(reps.shape[1], np.nan))
-                pairs.append(None)
-                continue
-            imax = int(np.where(defined, pts, -np.inf).argmax())
-            imin = int(np.where(defined, pts, np.inf).argmin())
-            gaps.append(reps[imax] - reps[imin])
-            pairs.append([gap_groups[imax], gap_groups[imin]])
-        e = delta_entry(gaps[0], gaps[1], higher_is_better=False, level=level, n=None,
-                        why=f"{metric} gap undefined for either model")
-        out["metrics"][metric] = {**e, "baseline_groups": pairs[0], "candidate_groups": pairs[1]}
+    out = gap_deltas(clean_reps, gap_groups, CELL_METRICS, level=level)
+    if out["status"] != "ok":
+        return out
     eod = []
     for k in (0, 1):
         tpr = np.stack([clean_reps[g][k]["sensitivity"] for g in gap_groups])

@@ -100,3 +100,38 @@ def drift_deltas(gb, gc, variants: list[str]) -> dict:
             "reason": "per-image drift is not stored in a run: deltas are of the two medians, "
                       "shown with each run's own interval",
             "variants": out}
+
+
+def gap_deltas(reps: dict, gap_groups: list[str], metric_names, *, level: float) -> dict:
+    """Change of each metric's max − min gap between ``gap_groups`` (the groups fixed by each
+    model's point estimate), paired over the same resamples.
+
+    ``reps[group][k][metric]`` is the (R,) replicate array of run ``k`` (0 baseline,
+    1 candidate), the point estimate first. Returns ``{"status", "reason", "groups",
+    "metrics": {metric: delta entry + "baseline_groups" / "candidate_groups"}}``.
+    """
+    from harness.metrics.paired_stats import delta_entry
+
+    if len(gap_groups) < 2:
+        return {"status": "insufficient", "groups": gap_groups, "metrics": {},
+                "reason": f"fewer than 2 groups with enough evidence in both runs "
+                          f"(got {len(gap_groups)})"}
+    out = {"status": "ok", "reason": None, "groups": gap_groups, "metrics": {}}
+    for metric in metric_names:
+        gaps, pairs = [], []
+        for k in (0, 1):
+            r = np.stack([reps[g][k][metric] for g in gap_groups])   # (G, R)
+            pts = r[:, 0]
+            defined = ~np.isnan(pts)
+            if defined.sum() < 2:
+                gaps.append(np.full(r.shape[1], np.nan))
+                pairs.append(None)
+                continue
+            imax = int(np.where(defined, pts, -np.inf).argmax())
+            imin = int(np.where(defined, pts, np.inf).argmin())
+            gaps.append(r[imax] - r[imin])
+            pairs.append([gap_groups[imax], gap_groups[imin]])
+        e = delta_entry(gaps[0], gaps[1], higher_is_better=False, level=level, n=None,
+                        why=f"{metric} gap undefined for either model")
+        out["metrics"][metric] = {**e, "baseline_groups": pairs[0], "candidate_groups": pairs[1]}
+    return out
