@@ -16,7 +16,8 @@ import numpy as np
 
 from harness.errors import UserError
 from harness.metrics.catalogue import CATALOGUE, CLASS_METRICS
-from harness.paired.sections import corruption_error_ratio, gap_deltas, with_model_intervals
+from harness.paired.sections import (corruption_error_ratio, gap_deltas, not_tested,
+                                     with_model_intervals)
 from harness.results.io import class_column, pred_column
 
 #: Per-class keys (``classes.<name>``) whose paired deltas are given.
@@ -106,9 +107,7 @@ def kclass_compare_grouping(name: str, labels: np.ndarray, *, y: np.ndarray, nam
             None if (status.get(cell) or {}).get("status") == "ok"
             else (status.get(cell) or {}).get("reason") or "too few images")
         if why:
-            mc[cell] = dict(mc[cell], status="insufficient", reason=why,
-                            method=f"not tested: {why}", statistic=None, p_value=None,
-                            favours=None)
+            mc[cell] = not_tested(mc[cell], why)
             deltas[cell] = {"status": "insufficient", "reason": why}
             for v in perturbed:
                 robustness[v][cell] = {"status": "insufficient", "reason": why}

@@ -34,7 +34,7 @@ from harness.metrics.catalogue import CATALOGUE, CELL_METRICS, HEADLINE_METRICS
 from harness.paired.kclass_runs import (check_kclass_pair, is_kclass_run, kclass_compare_grouping,
                                         kclass_inputs)
 from harness.paired.sections import (corruption_error_ratio, drift_deltas, gap_deltas,
-                                     with_model_intervals)
+                                     not_tested, with_model_intervals)
 from harness.results.io import group_label
 
 SCHEMA_ID = "dermatrace.comparison/1"
@@ -311,10 +311,7 @@ def _compare_grouping(name: str, labels: np.ndarray, *, y, base: Run, cand: Run,
         mc[cell] = mcnemar((p_base["clean"][m] >= tb) == yc, (p_cand["clean"][m] >= tc) == yc)
         if not ok[cell]:
             why = (status.get(cell) or {}).get("reason") or "too few images"
-            # the counts are facts; a test on too few images is not reported
-            mc[cell] = dict(mc[cell], status="insufficient", reason=why,
-                            method=f"not tested: {why}", statistic=None, p_value=None,
-                            favours=None)
+            mc[cell] = not_tested(mc[cell], why)
             deltas[cell] = {"status": "insufficient", "reason": why}
             for v in robustness:
                 robustness[v][cell] = {"status": "insufficient", "reason": why}

@@ -135,3 +135,10 @@ def gap_deltas(reps: dict, gap_groups: list[str], metric_names, *, level: float)
                         why=f"{metric} gap undefined for either model")
         out["metrics"][metric] = {**e, "baseline_groups": pairs[0], "candidate_groups": pairs[1]}
     return out
+
+
+def not_tested(test: dict, why: str) -> dict:
+    """A McNemar result of a cell too small to judge: its counts kept (they are facts), the test
+    itself not reported."""
+    return dict(test, status="insufficient", reason=why, method=f"not tested: {why}",
+                statistic=None, p_value=None, favours=None)
