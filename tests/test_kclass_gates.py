@@ -75,3 +75,51 @@ def test_gates_the_audit_cannot_answer_name_the_fix(tmp_path, results):
         _gates(tmp_path, "gates:\n  - {metric: class_recall, min: 0.5}\n")
     with pytest.raises(UserError, match="goes with a per-class metric"):
         _gates(tmp_path, "gates:\n  - {metric: macro_f1, class: benign, min: 0.5}\n")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("gates:\n  - {metric: recall, class: melanoma, min: 0.5}\n",
+     "class 'melanoma' is not a class of this audit"),
+    ("gates:\n  - {metric: sensitivity, min: 0.5}\n", "sensitivity is a binary metric"),
+])
+def test_a_gate_the_k_class_audit_cannot_answer_stops_it_before_the_work(tmp_path, text, message):
+    """Found when the model is open, before skin tone, ladder and predictions: nothing written."""
+    import harness
+    from conftest import kclass_sharp
+
+    calls = {"n": 0}
+
+    def model(images):
+        calls["n"] += 1
+        return kclass_sharp(images)
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(80, 170, size=(12, 32, 32, 3)).astype(np.uint8)
+    gates = tmp_path / "gates.yaml"
+    gates.write_text(text)
+    with pytest.raises(UserError, match=message):
+        harness.audit(model=model, data=(images, [NAMES[i % 3] for i in range(12)]),
+                      class_names=NAMES, input_size=32, out=tmp_path / "run", cache=None,
+                      perturbations=["blur"], severities=[1], gradcam="none", gates=str(gates),
+                      quiet=True)
+    assert calls["n"] == 0 and not (tmp_path / "run" / "results.json").exists()
+
+
+def test_a_k_class_gate_on_a_binary_audit_stops_it_before_the_work(tmp_path):
+    import harness
+
+    calls = {"n": 0}
+
+    def model(images):
+        calls["n"] += 1
+        return images.mean(axis=(1, 2, 3)) / 255.0
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(80, 170, size=(12, 32, 32, 3)).astype(np.uint8)
+    gates = tmp_path / "gates.yaml"
+    gates.write_text("gates:\n  - {metric: weighted_f1, min: 0.5}\n")
+    with pytest.raises(UserError, match="weighted_f1 is a K-class metric and this is a binary audit"):
+        harness.audit(model=model, data=(images, ["a", "b"] * 6), class_names=["a", "b"],
+                      input_size=32, out=tmp_path / "run", cache=None, perturbations=["blur"],
+                      severities=[1], gradcam="none", gates=str(gates), quiet=True)
+    assert calls["n"] == 0 and not (tmp_path / "run" / "results.json").exists()

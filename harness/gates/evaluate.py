@@ -115,12 +115,16 @@ def _metrics_grouping(results: Mapping, gate: Gate) -> tuple[dict, dict]:
 
 
 def check_gates(gates: list[Gate], *, variants: Iterable[str],
-                groupings: Iterable[str] | None = None) -> None:
+                groupings: Iterable[str] | None = None,
+                audit: Mapping | None = None) -> None:
     """Fail early: raise the UserError :func:`evaluate_gates` would raise for a run with these
     perturbed variants (e.g. ``["blur@1", ...]``) and groupings, before any expensive work.
 
-    Regression gates are not checked (they need a baseline). Whether a pair of named groups exists
-    is known only once the groups are estimated; :func:`evaluate_gates` checks it.
+    ``audit`` (``{"audit": "kclass" | "binary", "class_names": [...]}``, as the metrics section
+    will say; None while the model is not open) also checks each gate's metric kind and
+    ``class:`` against the audit. Regression
+    gates are not checked (they need a baseline). Whether a pair of named groups exists is known
+    only once the groups are estimated; :func:`evaluate_gates` checks it.
     """
     names = ["clean"] + [str(v) for v in variants if v != "clean"]
     have = None if groupings is None else [str(g) for g in groupings]
@@ -132,6 +136,8 @@ def check_gates(gates: list[Gate], *, variants: Iterable[str],
                                     f"{', '.join(have) or 'none'}); a label grouping needs a "
                                     f"manifest column of that name")
         resolve_variants(gate, names)
+        if audit is not None:
+            _check_audit(audit, gate)
 
 
 def _check_audit(metrics: Mapping, gate: Gate) -> None:

@@ -58,7 +58,9 @@ def run_audit(cfg: AuditConfig, *, progress: bool = False,
                            label_groupings=cfg.label_groupings, timer=timer, progress=progress)
     variants = ladder(cfg.perturbations, cfg.severities) if cfg.perturbations else []
     if gates is not None:  # a gate file this run cannot answer fails now, not after the audit
-        check_gates(gates, variants=[v.name for v in variants], groupings=list(tone.groupings))
+        check_gates(gates, variants=[v.name for v in variants], groupings=list(tone.groupings),
+                    audit={"audit": "kclass" if model.kclass else "binary",
+                           "class_names": list(model.spec.class_names) if model.kclass else []})
     masks = RegionMasks(ds.images, timer, skin_tone=cfg.skin_tone)
     perturbed = PerturbedImages(ds.images, ds.image_hashes, masks, seed=cfg.seed, timer=timer)
     preds = predictions_stage(model=model, images=ds.images, image_keys=data.image_keys,
