@@ -40,7 +40,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.config import build_config, cache_dir_option, check_option, check_seed
+from harness.config import (build_config, cache_dir_option, check_engine, check_option,
+                             check_seed)
 from harness.data.arrays import array_data
 from harness.environment import quiet_tensorflow
 from harness.errors import UserError, UserTypeError
@@ -68,7 +69,8 @@ AUDIT_OPTIONS = (
     "out", "config", "gates", "strict", "perturbations", "severities", "gradcam",
     "gradcam_layer", "skin_tone_scheme", "label_groupings", "n_boot", "batch_size", "seed",
     "positive_class", "class_names", "threshold", "preprocessing", "input_size", "model_spec",
-    "trust_model", "data_root", "extra", "cache", "quiet", "progress",
+    "trust_model", "data_root", "extra", "cache", "quiet", "progress", "chunk_size", "workers",
+    "engine", "ray_address",
 )
 COMPARE_OPTIONS = ("n_boot", "seed", "gates", "strict")
 
@@ -84,7 +86,8 @@ def audit(*, model: Any, data: Any, out: str | Path | None = None, config: str |
           input_size: int | tuple[int, int] | None = None, model_spec: str | Path | None = None,
           trust_model: bool = False, data_root: str | Path | None = None, extra: Any = None,
           cache: Any = USER_CACHE, quiet: bool = False, progress: bool | None = None,
-          **unknown: Any) -> Audit:
+          chunk_size: int | None = None, workers: int | None = None, engine: str | None = None,
+          ray_address: str | None = None, **unknown: Any) -> Audit:
     """Audit a classifier on labelled images, as ``python -m harness run`` does.
 
     Parameters
@@ -125,6 +128,10 @@ n_boot, batch_size, seed, positive_class, model_spec, trust_model, data_root
         if TensorFlow is not imported yet.
     progress : bool, optional
         Progress bars; default on when stderr is a terminal and not ``quiet``.
+    chunk_size, workers, engine, ray_address : optional
+        How the audit runs, never what it finds: images per chunk (default 32; memory is bounded
+        by it), CPU worker threads ahead of the model (default 2), ``"local"`` or ``"ray"``, and
+        the Ray cluster to join (default: a local Ray started for the run).
 
     Returns
     -------
@@ -141,10 +148,18 @@ n_boot, batch_size, seed, positive_class, model_spec, trust_model, data_root
     for name, value in (("gradcam_layer", gradcam_layer), ("skin_tone_scheme", skin_tone_scheme),
                         ("positive_class", positive_class)):
         _check_type(name, value, str, "a string")
-    for name, value in (("n_boot", n_boot), ("batch_size", batch_size), ("seed", seed)):
+    for name, value in (("n_boot", n_boot), ("batch_size", batch_size), ("seed", seed),
+                        ("chunk_size", chunk_size), ("workers", workers)):
         _check_type(name, value, numbers.Integral, "a whole number", no_bool=True)
     if n_boot is not None:
         n_boot = check_option("n_boot", n_boot, source="n_boot")
+    for name, value in (("chunk_size", chunk_size), ("workers", workers)):
+        if value is not None:
+            check_option(name, value, source=name)
+    for name, value in (("engine", engine), ("ray_address", ray_address)):
+        _check_type(name, value, str, "a string")
+    if engine is not None:
+        engine = check_engine(engine, source="engine")
     for name, value in (("strict", strict), ("trust_model", trust_model), ("quiet", quiet)):
         _check_type(name, value, bool, "True or False", optional=False)
     _check_type("progress", progress, bool, "True, False or None")
@@ -159,6 +174,7 @@ n_boot, batch_size, seed, positive_class, model_spec, trust_model, data_root
         "positive_class": positive_class, "model_spec": _text(model_spec),
         "trust_model": trust_model or None, "data_root": _text(data_root),
         "gates": _text(gates), "strict": strict or None, "cache_dir": _cache_dir(cache),
+        "chunk_size": chunk_size, "workers": workers, "engine": engine, "ray_address": ray_address,
     }
     show = progress if progress is not None else (not quiet and sys.stderr.isatty())
     with _run_dir(out) as run_dir:

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import struct
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -203,6 +204,41 @@ class ArrayCache:
             if path != target:
                 _unlink_quietly(path)
         _remove_stale_tmp(folder)
+
+
+class RunCache(ArrayCache):
+    """An :class:`ArrayCache` for one run: each namespace is read from disk once, at its first
+    lookup, and later lookups are answered from memory (a streamed audit asks for a chunk of keys
+    at a time; reading every segment again per chunk would cost O(N²)). Writes go to disk as
+    before and into memory. Thread safe. Entries written by another process after the first
+    lookup are not seen: they are recomputed, which is correct, only slower.
+    """
+
+    def __init__(self, root: Path | None):
+        super().__init__(root)
+        self._memo: dict[str, dict[str, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        if self.root is None or not keys:
+            return {}
+        with self._lock:
+            table = self._memo.get(namespace)
+            if table is None:
+                table = {}
+                for _, entries in self._segments(namespace, None):
+                    table.update(entries)
+                self._memo[namespace] = table
+            return {k: table[k] for k in keys if k in table}
+
+    def put_many(self, namespace: str, items: Mapping[str, np.ndarray]) -> None:
+        super().put_many(namespace, items)
+        if self.root is None or not items:
+            return
+        with self._lock:
+            table = self._memo.get(namespace)
+            if table is not None:
+                table.update({k: np.asarray(v) for k, v in items.items()})
 
 
 def _segment_files(folder: Path) -> list[Path]:

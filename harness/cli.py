@@ -93,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None,
                    help="images per forward pass of the model and of Grad-CAM (default 32; "
                         "at least 1)")
+    p.add_argument("--chunk-size", type=int, default=None,
+                   help="images per chunk (default 32): memory is bounded by it, results do not "
+                        "depend on it")
+    p.add_argument("--workers", type=int, default=None,
+                   help="CPU workers preparing chunks ahead of the model (default 2)")
+    p.add_argument("--engine", default=None,
+                   help="local (default) or ray (pip install 'dermatrace[ray]')")
+    p.add_argument("--ray-address", default=None,
+                   help="with --engine ray: an existing Ray cluster (default: a local Ray "
+                        "started for the run)")
     p.add_argument("--n-boot", type=int, default=None,
                    help="bootstrap resamples for the confidence intervals (default 1000; at least 1)")
     _model_opts(p)
@@ -211,6 +221,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             skin_tone_scheme=args.skin_tone_scheme, batch_size=args.batch_size,
             n_boot=args.n_boot, seed=args.seed, positive_class=args.positive_class,
             model_spec=args.model_spec, trust_model=args.trust_model, data_root=args.data_root,
+            chunk_size=args.chunk_size, workers=args.workers, engine=args.engine,
+            ray_address=args.ray_address,
         )
     if cmd == "compare":
         from harness.commands.compare import compare

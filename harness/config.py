@@ -51,6 +51,10 @@ class AuditConfig:
     skin_tone : SkinToneConfig
         Those settings, read and validated once when the config is built (not part of
         :meth:`to_json`; ``skin_tone_config`` is).
+    chunk_size, workers, engine, ray_address
+        How the audit is run (images per chunk, CPU worker threads, ``local`` or ``ray``, the Ray
+        cluster): they change where and how fast, never what is found, so they are not part of
+        :meth:`to_json` (results.json's ``engine`` section records them).
     """
 
     model: str
@@ -78,6 +82,10 @@ class AuditConfig:
     thumbnails: bool = True
     attention_regions: dict | None = None
     skin_tone_config: str | None = None
+    chunk_size: int = 32
+    workers: int = 2
+    engine: str = "local"
+    ray_address: str | None = None
     skin_tone: SkinToneConfig = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -99,8 +107,15 @@ class AuditConfig:
         out.pop("cache_dir", None)
         out.pop("out", None)
         out.pop("skin_tone", None)  # parsed settings; their file is skin_tone_config
+        for key in RUN_ONLY:  # how the audit ran, not what it audits
+            out.pop(key, None)
         return out
 
+
+#: Options that say how an audit runs, not what it audits (left out of results.json's config).
+RUN_ONLY = ("chunk_size", "workers", "engine", "ray_address")
+#: The engines ``--engine`` accepts.
+ENGINES = ("local", "ray")
 
 # Keys a YAML config may set, with the type each must have.
 _YAML_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -253,7 +268,22 @@ _RANGES = {
     "min_group_per_class": (lambda v: v >= 0, "a whole number of 0 or more"),
     "target_sensitivity": (lambda v: 0.0 < v <= 1.0, "a number above 0 and at most 1"),
     "batch_size": (lambda v: v >= 1, "a whole number of at least 1"),
+    "chunk_size": (lambda v: v >= 1, "a whole number of at least 1 (images per chunk)"),
+    "workers": (lambda v: v >= 1, "a whole number of at least 1 (CPU worker threads, or Ray "
+                                  "workers with --engine ray)"),
 }
+
+
+def check_engine(engine: Any, *, source: str = "--engine") -> str:
+    """``engine`` as one of :data:`ENGINES`, or one line naming ``source`` and the choices."""
+    if isinstance(engine, str) and engine in ENGINES:
+        return engine
+    import difflib
+
+    near = difflib.get_close_matches(str(engine), ENGINES, n=1)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    raise UserError(f"{source}: unknown engine {engine!r}{hint}; choose one of "
+                    f"{', '.join(ENGINES)}")
 
 
 def check_option(key: str, value: Any, *, source: str) -> int | float:
@@ -313,6 +343,11 @@ def build_config(*, model: str, data: str, out: str | Path, config: str | None =
     label_groupings = merged.pop("label_groupings", None)
     _check_ranges(merged, set_by)
     check_seed(merged.get("seed", 0), option=set_by("seed"))
+    if "engine" in merged:
+        merged["engine"] = check_engine(merged["engine"], source=set_by("engine"))
+    if merged.get("ray_address") is not None and merged.get("engine", "local") != "ray":
+        raise UserError(f"{set_by('ray_address')}: a Ray address needs --engine ray (got engine "
+                        f"{merged.get('engine', 'local')!r}); add --engine ray or leave it out")
     if "skin_tone_scheme" in merged:
         from subgroups.schemes import SCHEME_NAMES
 

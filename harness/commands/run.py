@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.config import check_option
+from harness.config import check_engine, check_option
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK, UserError
 
 
@@ -26,9 +26,12 @@ def run(*, model: str, data: str, out: str | None, cache_dir: Path | None, progr
         if not Path(model).exists():
             raise UserError(f"--model {model}: not found; give a .keras/.h5/.tflite file, a SavedModel "
                             "folder, or module:function")
-    for key, flag in (("n_boot", "--n-boot"), ("batch_size", "--batch-size")):
+    for key, flag in (("n_boot", "--n-boot"), ("batch_size", "--batch-size"),
+                      ("chunk_size", "--chunk-size"), ("workers", "--workers")):
         if options.get(key) is not None:  # named as the flag here, by the config's own rule
             check_option(key, options[key], source=flag)
+    if options.get("engine") is not None:
+        check_engine(options["engine"], source="--engine")
     from harness.api import audit  # the pipeline, loaded once the arguments are known to be there
 
     run_dir = Path(out) if out else default_run_dir(model)

@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from harness.data.decode import _check_size, resize
-from harness.data.load import (Dataset, Skipped, _label_problem, _skip_summary,
+from harness.data.load import (Dataset, Decoded, Skipped, _label_problem, _skip_summary,
                                dataset_fingerprint)
 from harness.errors import UserError, UserTypeError
 
-__all__ = ["ArrayData", "array_data", "dataset_from_arrays"]
+__all__ = ["ArrayData", "ArrayPlan", "array_data", "assemble_arrays", "dataset_from_arrays",
+           "decode_array", "plan_arrays"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,38 +116,69 @@ def dataset_from_arrays(data: ArrayData, *, size: tuple[int, int],
     entries); an image of another size is resized to ``size`` with the same resize as a decoded
     file. An image whose label is not in ``allowed_labels`` is skipped and listed, as a file is.
     """
-    _check_size(size)
+    plan = plan_arrays(data, allowed_labels=allowed_labels)
+    return assemble_arrays(plan, [decode_array(data, i, size) for i in plan.kept])
+
+
+@dataclass(frozen=True)
+class ArrayPlan:
+    """The arrays an audit keeps (``kept``: indices into the arrays given), and those it skips."""
+
+    data: ArrayData
+    kept: tuple[int, ...]
+    skipped: tuple[Skipped, ...]
+    allowed: frozenset[str] | None
+
+
+def plan_arrays(data: ArrayData, *, allowed_labels: Sequence[str] | None = None) -> ArrayPlan:
+    """Which arrays are kept: those whose label is among ``allowed_labels`` (all when None)."""
     allowed = None if allowed_labels is None else frozenset(str(v) for v in allowed_labels)
-    width, height = size
     kept: list[int] = []
     skipped: list[Skipped] = []
-    files = [f"array/{i:06d}" for i in range(len(data.labels))]
     for i, label in enumerate(data.labels):
         reason = _label_problem(label, allowed)
         if reason is None:
             kept.append(i)
         else:
-            skipped.append(Skipped(files[i], reason))
+            skipped.append(Skipped(_name(i), reason))
     if not kept:
         raise UserError(f"data: no usable image ({_skip_summary(skipped)}); give labels among "
                         f"the model's class names ({', '.join(sorted(allowed or ()))})")
-    images = np.empty((len(kept), height, width, 3), dtype=np.uint8)
-    hashes, sizes = [], []
-    for j, i in enumerate(kept):
-        image = np.ascontiguousarray(data.images[i])
-        h, w = image.shape[:2]
-        digest = hashlib.sha256(f"dermatrace-array-v1\n{w}x{h}x3\n".encode())
-        digest.update(image.tobytes())
-        hashes.append(digest.hexdigest())
-        sizes.append((w, h))
-        images[j] = image if (w, h) == (width, height) else resize(image, (width, height))
-    labels = [data.labels[i] for i in kept]
-    names = [files[i] for i in kept]
+    return ArrayPlan(data=data, kept=tuple(kept), skipped=tuple(skipped), allowed=allowed)
+
+
+def decode_array(data: ArrayData, i: int, size: tuple[int, int]) -> Decoded:
+    """Array ``i`` as a decoded file: hashed from its shape and pixels, resized to ``size``."""
+    _check_size(size)
+    width, height = size
+    image = np.ascontiguousarray(data.images[i])
+    h, w = image.shape[:2]
+    digest = hashlib.sha256(f"dermatrace-array-v1\n{w}x{h}x3\n".encode())
+    digest.update(image.tobytes())
+    out = image if (w, h) == (width, height) else resize(image, (width, height))
+    return Decoded(image=out, original_size=(w, h), sha256=digest.hexdigest(), reason=None)
+
+
+def assemble_arrays(plan: ArrayPlan, decoded: Sequence[Decoded]) -> Dataset:
+    """The :class:`Dataset` of the kept arrays (``decoded`` in ``plan.kept`` order); its
+    ``images`` is None when the decoded entries hold no pixels (a streamed audit)."""
+    data = plan.data
+    images = None
+    if decoded and all(d.image is not None for d in decoded):
+        images = np.stack([d.image for d in decoded])
+    hashes = [d.sha256 for d in decoded]
+    labels = [data.labels[i] for i in plan.kept]
+    names = [_name(i) for i in plan.kept]
     if data.extra is not None:
-        extra = data.extra.iloc[kept].reset_index(drop=True)
+        extra = data.extra.iloc[list(plan.kept)].reset_index(drop=True)
     else:
-        extra = pd.DataFrame(index=pd.RangeIndex(len(kept)))
+        extra = pd.DataFrame(index=pd.RangeIndex(len(plan.kept)))
     return Dataset(root=Path(ArrayData.ROOT), files=names, labels=np.array(labels, dtype=str),
                    class_names=sorted({v for v in labels if v}), images=images,
-                   image_hashes=hashes, extra=extra, original_sizes=sizes, skipped=skipped,
+                   image_hashes=hashes, extra=extra,
+                   original_sizes=[d.original_size for d in decoded], skipped=list(plan.skipped),
                    fingerprint=dataset_fingerprint(names, hashes, labels), layout="arrays")
+
+
+def _name(i: int) -> str:
+    return f"array/{i:06d}"

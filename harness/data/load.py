@@ -39,6 +39,8 @@ import posixpath
 import re
 import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +68,9 @@ from harness.data.decode import (  # noqa: F401  (BadImage and the reasons are r
     decode_bytes,
 )
 
-__all__ = ["BadImage", "Dataset", "Skipped", "dataset_fingerprint", "decode_one_file", "load_dataset"]
+__all__ = ["BadImage", "Dataset", "DatasetPlan", "Decoded", "Skipped", "assemble_dataset",
+           "dataset_fingerprint", "decode_entry", "decode_one_file", "decoding_warnings",
+           "load_dataset", "plan_dataset"]
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -111,7 +115,7 @@ class Dataset:
     files: list[str]
     labels: np.ndarray
     class_names: list[str]
-    images: np.ndarray
+    images: np.ndarray | None  # None when streamed: the pixels are read a chunk at a time
     image_hashes: list[str]
     extra: pd.DataFrame
     original_sizes: list[tuple[int, int]]
@@ -151,7 +155,8 @@ class _Entry:
 
 
 @dataclass
-class _Plan:
+class DatasetPlan:
+    """The candidate files of a dataset with their labels, before any is decoded."""
     root: Path
     layout: str
     entries: list[_Entry]
@@ -216,6 +221,19 @@ def load_dataset(
         raise ValueError("size must be (width, height), got None")
     if not isinstance(max_pixels, int) or max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive int, got {max_pixels!r}")
+    plan = plan_dataset(path, allowed_labels=allowed_labels, data_root=data_root,
+                        label_column=label_column)
+    results = _decode_all(plan.entries, size=tuple(size), max_pixels=max_pixels,
+                          workers=workers, progress=progress)
+    return assemble_dataset(plan, results, path=path, size=tuple(size))
+
+
+
+def plan_dataset(path: str | Path, *, allowed_labels: Sequence[str] | None = None,
+                 data_root: Path | None = None, label_column: str = "label") -> DatasetPlan:
+    """Which files a dataset holds and with which labels, without decoding any (the first half of
+    :func:`load_dataset`; its parameters and errors). A streamed audit decodes the planned entries
+    a chunk at a time (``harness.data.source``)."""
     allowed = None if allowed_labels is None else frozenset(str(v) for v in allowed_labels)
     source = Path(path)
     if not source.exists():
@@ -230,26 +248,22 @@ def load_dataset(
     if source.is_dir():
         manifest = _find_manifest(source)
         if manifest is not None:
-            plan = _plan_manifest(manifest, root=Path(data_root or source), allowed=allowed,
+            return _plan_manifest(manifest, root=Path(data_root or source), allowed=allowed,
                                   label_column=label_column, found_in_folder=True)
         else:
             if data_root is not None:
                 raise UserError(f"{path}: data_root applies only to a CSV manifest (got "
                                 f"{str(data_root)!r} for a folder); leave it out or pass the "
                                 "manifest")
-            plan = _plan_folder(source.resolve(), allowed=allowed)
+            return _plan_folder(source.resolve(), allowed=allowed)
     elif source.suffix.lower() == ".csv":
-        plan = _plan_manifest(source, root=Path(data_root or source.parent), allowed=allowed,
+        return _plan_manifest(source, root=Path(data_root or source.parent), allowed=allowed,
                               label_column=label_column, found_in_folder=False)
     else:
         raise UserError(
             f"{path}: not a folder or a .csv manifest (got a {source.suffix or 'no-extension'} "
             "file); pass a folder of images or a CSV manifest"
         )
-
-    results = _decode_all(plan.entries, size=tuple(size), max_pixels=max_pixels,
-                          workers=workers, progress=progress)
-    return _assemble(plan, results, path=path, size=tuple(size))
 
 
 def dataset_fingerprint(files: Sequence[str], hashes: Sequence[str], labels: Sequence[str]) -> str:
@@ -282,7 +296,7 @@ def _find_manifest(folder: Path) -> Path | None:
     return None
 
 
-def _plan_folder(root: Path, *, allowed: frozenset[str] | None) -> _Plan:
+def _plan_folder(root: Path, *, allowed: frozenset[str] | None) -> DatasetPlan:
     skipped: list[Skipped] = []
     files = _walk(root, skipped)
     class_dirs = sorted(
@@ -313,7 +327,7 @@ def _plan_folder(root: Path, *, allowed: frozenset[str] | None) -> _Plan:
     if layout == "class_folders":
         skipped.extend(Skipped(f"{name}/", EMPTY_CLASS)
                        for name, count in images_found.items() if count == 0)
-    return _Plan(root, layout, entries, skipped)
+    return DatasetPlan(root, layout, entries, skipped)
 
 
 def _walk(root: Path, skipped: list[Skipped]) -> list[str]:
@@ -351,7 +365,7 @@ def _walk(root: Path, skipped: list[Skipped]) -> list[str]:
 
 
 def _plan_manifest(manifest: Path, *, root: Path, allowed: frozenset[str] | None,
-                   label_column: str, found_in_folder: bool) -> _Plan:
+                   label_column: str, found_in_folder: bool) -> DatasetPlan:
     columns = _read_header(manifest)
     path_col = _path_column(columns)
     if path_col is None:
@@ -416,7 +430,7 @@ def _plan_manifest(manifest: Path, *, root: Path, allowed: frozenset[str] | None
             continue
         entries.append(_Entry(rel, root / rel, labels[row], row))
     entries.sort(key=lambda e: e.file)
-    return _Plan(root, "manifest", entries, skipped, extra=inferred[extra_cols],
+    return DatasetPlan(root, "manifest", entries, skipped, extra=inferred[extra_cols],
                  manifest=manifest, label_column=label_col, columns=list(text.columns))
 
 
@@ -492,25 +506,27 @@ def _one_line(error: BaseException) -> str:
 
 
 @dataclass(frozen=True)
-class _Decoded:
+class Decoded:
+    """One planned entry after decoding: its image (None once dropped, or when unusable), its
+    size on disk, the sha256 of its bytes, and the reason it is unusable (None when usable)."""
     image: np.ndarray | None
     original_size: tuple[int, int] | None
     sha256: str | None
     reason: str | None
 
 
-def _decode_one(entry: _Entry, size: tuple[int, int], max_pixels: int) -> _Decoded:
+def _decode_one(entry: _Entry, size: tuple[int, int], max_pixels: int) -> Decoded:
     try:
         data = entry.path.read_bytes()
     except FileNotFoundError:
-        return _Decoded(None, None, None, FILE_NOT_FOUND)
+        return Decoded(None, None, None, FILE_NOT_FOUND)
     except OSError:
-        return _Decoded(None, None, None, UNREADABLE)
+        return Decoded(None, None, None, UNREADABLE)
     try:
         image, original = decode_bytes(data, size=size, max_pixels=max_pixels)
     except BadImage as error:
-        return _Decoded(None, None, None, error.reason)
-    return _Decoded(image, original, hashlib.sha256(data).hexdigest(), None)
+        return Decoded(None, None, None, error.reason)
+    return Decoded(image, original, hashlib.sha256(data).hexdigest(), None)
 
 
 def decode_one_file(data: bytes, *, size: tuple[int, int],
@@ -531,19 +547,31 @@ def decode_one_file(data: bytes, *, size: tuple[int, int],
     return image, hashlib.sha256(data).hexdigest()
 
 
+@contextmanager
+def decoding_warnings() -> Iterator[None]:
+    """Pillow's bomb warning as an error (then a skip), its other warnings about damaged files
+    silenced: every damaged file is reported through ``skipped`` instead. The filters are
+    global, so one context around a whole pass covers its decoding threads too."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def decode_entry(entry: _Entry, size: tuple[int, int], max_pixels: int) -> Decoded:
+    """Read and decode one planned entry (inside :func:`decoding_warnings`)."""
+    return _decode_one(entry, size, max_pixels)
+
+
 def _decode_all(entries: list[_Entry], *, size: tuple[int, int], max_pixels: int,
-                workers: int | None, progress: bool) -> list[_Decoded]:
+                workers: int | None, progress: bool) -> list[Decoded]:
     if workers is None:
         workers = _available_cpus()
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers!r}")
     bar = tqdm(total=len(entries), desc="Decoding images", unit="img", disable=not progress)
-    results: list[_Decoded] = []
-    # Pillow's bomb warning becomes an error (then a skip); its other warnings about damaged
-    # files would only print, and every damaged file is reported through `skipped` instead.
-    with warnings.catch_warnings(), bar:
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    results: list[Decoded] = []
+    with decoding_warnings(), bar:
         if workers == 1 or len(entries) < 2:
             for entry in entries:
                 results.append(_decode_one(entry, size, max_pixels))
@@ -556,10 +584,12 @@ def _decode_all(entries: list[_Entry], *, size: tuple[int, int], max_pixels: int
     return results
 
 
-def _assemble(plan: _Plan, results: list[_Decoded], *, path: str | Path,
-              size: tuple[int, int]) -> Dataset:
+def assemble_dataset(plan: DatasetPlan, results: list[Decoded], *, path: str | Path,
+                     size: tuple[int, int]) -> Dataset:
+    """The :class:`Dataset` of a plan once every entry was decoded (``results`` in plan order).
+    When the results hold no pixels (a streamed audit keeps none), ``Dataset.images`` is None."""
     skipped = list(plan.skipped)
-    usable: list[tuple[_Entry, _Decoded]] = []
+    usable: list[tuple[_Entry, Decoded]] = []
     for entry, decoded in zip(plan.entries, results):
         if decoded.reason is None:
             usable.append((entry, decoded))
@@ -578,9 +608,11 @@ def _assemble(plan: _Plan, results: list[_Decoded], *, path: str | Path,
                         "manifest with a 'path' column")
 
     width, height = size
-    images = np.empty((len(usable), height, width, 3), dtype=np.uint8)
-    for i, (_, decoded) in enumerate(usable):
-        images[i] = decoded.image
+    images = None
+    if all(decoded.image is not None for _, decoded in usable):
+        images = np.empty((len(usable), height, width, 3), dtype=np.uint8)
+        for i, (_, decoded) in enumerate(usable):
+            images[i] = decoded.image
     files = [entry.file for entry, _ in usable]
     labels = [entry.label for entry, _ in usable]
     hashes = [decoded.sha256 for _, decoded in usable]
@@ -603,7 +635,7 @@ def _assemble(plan: _Plan, results: list[_Decoded], *, path: str | Path,
     )
 
 
-def _no_labels(plan: _Plan, skipped: list[Skipped], *, path: str | Path) -> str | None:
+def _no_labels(plan: DatasetPlan, skipped: list[Skipped], *, path: str | Path) -> str | None:
     """The message when no image is usable because none has a label (an audit needs them), or
     None when that is not why: where labels come from in the layout given, and what to add."""
     unlabelled = sum(s.reason == MISSING_LABEL for s in skipped)

@@ -373,7 +373,7 @@ class GradCam:
         return cls.astype(np.int32), np.ones(n, np.float32)
 
     def heatmaps(self, images: np.ndarray, *, class_index: int | np.ndarray | None = None,
-                 batch_size: int = 32) -> np.ndarray:
+                 batch_size: int = 32, shrink: bool = True) -> np.ndarray:
         """Heatmaps of a batch of images.
 
         Parameters
@@ -382,7 +382,9 @@ class GradCam:
         class_index : None (one sigmoid unit: its class; K outputs: each image's predicted
             class), an int, or (N,) ints. See the module docstring.
         batch_size : images per compiled step; the last batch is padded (no retracing). Smaller
-            inputs use the next power of two at or above N.
+            inputs use the next power of two at or above N, unless ``shrink`` is False: then
+            every step has ``batch_size`` images, so that an image's heatmap is the same in
+            whichever call and company it comes (a streamed audit asks a few at a time).
 
         Returns
         -------
@@ -399,7 +401,7 @@ class GradCam:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         units, signs = self._units(n, class_index)
-        bs = batch_size if n >= batch_size else 1 << max(0, (n - 1).bit_length())
+        bs = batch_size if (n >= batch_size or not shrink) else 1 << max(0, (n - 1).bit_length())
         step = self._step(bs, height, width, channels)
         out = None
         for start in range(0, n, bs):

@@ -14,6 +14,23 @@ import numpy as np
 from harness.cache import ArrayCache
 from harness.models.outputs import OUTPUT_KINDS
 
+def cached_predictions(model, *, image_keys: Sequence[str], variant: str,
+                       cache: ArrayCache) -> tuple[np.ndarray, list[int]]:
+    """The cached predictions of ``image_keys`` (NaN where absent or malformed) and the
+    positions of those missing: what :func:`predict_cached` would compute."""
+    keys = [f"{k}|{model.cache_tag}" for k in image_keys]
+    hits = cache.get_many(f"{model.hash}/{variant}", keys)
+    kclass = bool(getattr(model, "kclass", False))
+    width = len(model.spec.class_names) if kclass else 1
+    out = np.full((len(keys), width), np.nan, dtype=np.float64)
+    for i, key in enumerate(keys):
+        value = hits.get(key)
+        if value is not None and value.size == width and value.dtype.kind in "fiu":
+            out[i] = value.ravel()
+    missing = np.flatnonzero(~np.isfinite(out).all(axis=1)).tolist()  # absent, malformed
+    return (out if kclass else out[:, 0]), missing
+
+
 def predict_cached(
     model,  # a harness.models.open.LoadedModel
     images: np.ndarray | Callable[[], np.ndarray],
@@ -64,17 +81,8 @@ def predict_cached(
     namespace = f"{model.hash}/{variant}"
     tag = model.cache_tag
     keys = [f"{k}|{tag}" for k in image_keys]
-    hits = cache.get_many(namespace, keys)
     kclass = bool(getattr(model, "kclass", False))
-    width = len(model.spec.class_names) if kclass else 1
-    out = np.full((n, width), np.nan, dtype=np.float64)
-    for i, key in enumerate(keys):
-        value = hits.get(key)
-        if value is not None and value.size == width and value.dtype.kind in "fiu":
-            out[i] = value.ravel()
-    missing = np.flatnonzero(~np.isfinite(out).all(axis=1)).tolist()  # absent, malformed
-    if not kclass:
-        out = out[:, 0]
+    out, missing = cached_predictions(model, image_keys=image_keys, variant=variant, cache=cache)
 
     # The output kind decided when these entries were computed: adopted so that a cached or
     # resumed run reports (and, for the missing images, uses) the same one.

@@ -1,8 +1,10 @@
 """One audit, as a straight line of stages.
 
-open the model -> load & validate -> skin-tone groups -> perturbation ladder and predictions
-(cached) -> metrics -> Grad-CAM drift -> results.json + samples.csv + thumbnails (+ gates,
-junit.xml). The report is rendered from the run directory afterwards (``reports``).
+open the model -> plan the data -> the streamed pass (per chunk of images: decode, skin tone,
+perturbation ladder, predictions (cached), achieved deltas, thumbnails; only per-image numbers
+kept) -> groupings -> metrics -> Grad-CAM drift (the selected images read again) -> results.json +
+samples.csv + strips (+ gates, junit.xml). The report is rendered from the run directory
+afterwards (``reports``).
 
 Each stage is a function of its own module in this package; it reads what the stages before it
 produced and returns what it adds. Nothing reaches back.
@@ -14,16 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.cache import ArrayCache
+from harness.cache import RunCache
 from harness.config import AuditConfig
 from harness.gates.evaluate import check_gates, evaluate_gates, load_gates, write_junit
 from harness.pipeline.analysis import metrics_stage
 from harness.pipeline.findings import add_findings
 from harness.pipeline.gradcam import gradcam_stage
-from harness.pipeline.inputs import data_stage, model_stage
-from harness.pipeline.ladder import PerturbedImages, RegionMasks
-from harness.pipeline.predictions import predictions_stage
-from harness.pipeline.skin_tone import skin_tone_stage
+from harness.pipeline.engines import make_engine
+from harness.pipeline.inputs import model_stage
+from harness.pipeline.revisit import Revisit
+from harness.pipeline.skin_tone import grouping_names, skin_tone_stage
+from harness.pipeline.stream import extra_columns, plan_stage, stream_stage
 from harness.pipeline.thumbnails import write_thumbnails
 from harness.pipeline.timer import Timer
 from harness.pipeline.write import check_output_folder, results_config, samples_table
@@ -48,33 +51,40 @@ def run_audit(cfg: AuditConfig, *, progress: bool = False,
     out = Path(cfg.out)
     check_output_folder(out)  # before the work, not after it
     gates = load_gates(cfg.gates) if cfg.gates else None  # a malformed gate file stops here
-    cache = ArrayCache(cfg.cache_dir)
+    cache = RunCache(cfg.cache_dir)
 
     model = model_stage(cfg, cache=cache, timer=timer)
-    data = data_stage(cfg, model=model, cache=cache, timer=timer, progress=progress, log=log)
-    model, ds = data.model, data.dataset
-    tone = skin_tone_stage(images=ds.images, extra=ds.extra, settings=cfg.skin_tone,
-                           scheme=cfg.skin_tone_scheme,
-                           label_groupings=cfg.label_groupings, timer=timer, progress=progress)
+    source, model = plan_stage(cfg, model=model, cache=cache, timer=timer)
     variants = ladder(cfg.perturbations, cfg.severities) if cfg.perturbations else []
     if gates is not None:  # a gate file this run cannot answer fails now, not after the audit
-        check_gates(gates, variants=[v.name for v in variants], groupings=list(tone.groupings),
+        check_gates(gates, variants=[v.name for v in variants],
+                    groupings=grouping_names(extra_columns(source), cfg.label_groupings),
                     audit={"audit": "kclass" if model.kclass else "binary",
                            "class_names": list(model.spec.class_names) if model.kclass else []})
-    masks = RegionMasks(ds.images, timer, skin_tone=cfg.skin_tone)
-    perturbed = PerturbedImages(ds.images, ds.image_hashes, masks, seed=cfg.seed, timer=timer)
-    preds = predictions_stage(model=model, images=ds.images, image_keys=data.image_keys,
-                              variants=variants, perturbed=perturbed, masks=masks, cache=cache,
-                              batch_size=cfg.batch_size, timer=timer, progress=progress)
+    else:  # a label grouping the manifest lacks fails now too
+        grouping_names(extra_columns(source), cfg.label_groupings)
+    engine = make_engine(cfg)
+    try:
+        streamed = stream_stage(cfg, source=source, model=model, variants=variants,
+                                engine=engine, cache=cache, out=out, timer=timer,
+                                progress=progress, log=log)
+    finally:
+        engine.close()
+    data, preds = streamed.data, streamed.predictions
+    ds = data.dataset
+    tone = skin_tone_stage(tone=streamed.tone, extra=ds.extra, settings=cfg.skin_tone,
+                           scheme=cfg.skin_tone_scheme, label_groupings=cfg.label_groupings,
+                           timer=timer)
     metrics = metrics_stage(cfg, y_true=data.y_true, p=preds.p, groupings=tone.groupings,
                             threshold=model.spec.threshold, timer=timer,
                             class_names=model.spec.class_names,
                             positive_class=model.spec.positive_class,
                             class_probs=preds.class_probs)
-    cam = gradcam_stage(cfg=cfg, model=model, images=ds.images, image_keys=data.image_keys,
+    revisit = Revisit(streamed.source, entry_of=streamed.entry_of, hashes=ds.image_hashes,
+                      files=ds.files, skin_tone=cfg.skin_tone, seed=cfg.seed, timer=timer)
+    cam = gradcam_stage(cfg=cfg, model=model, revisit=revisit, image_keys=data.image_keys,
                         variants=variants, probs=preds.p, class_probs=preds.class_probs,
-                        groups=tone.groupings["group"],
-                        cache=cache, perturbed=perturbed, masks=masks, timer=timer,
+                        groups=tone.groupings["group"], cache=cache, timer=timer,
                         progress=progress, log=log)
 
     samples = samples_table(ds=ds, model=model, p=preds.p, tone=tone.table, variants=variants,
@@ -86,8 +96,9 @@ def run_audit(cfg: AuditConfig, *, progress: bool = False,
     with timer.stage("write"):
         results_io.write_samples(out / "samples.csv", samples)
         if cfg.thumbnails:
-            write_thumbnails(out=out, images=ds.images, variants=variants,
-                             groups=tone.groupings["group"], perturbed=perturbed, gradcam=cam)
+            write_thumbnails(out=out, revisit=revisit, variants=variants,
+                             groups=tone.groupings["group"], gradcam=cam)
+    results["engine"] = {**engine.describe(), "chunk_size": cfg.chunk_size}
     results["timings"] = dict(timer.seconds)
     # Written before the gates are judged: a gate that cannot be judged loses nothing computed.
     results_io.write_results(out / "results.json", results)

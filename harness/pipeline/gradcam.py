@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+import subgroups
 from harness.cache import ArrayCache
 from harness.config import AuditConfig
 from harness.errors import NotAvailable
@@ -27,7 +28,8 @@ from harness.explain.occlusion import Occlusion, forward_batch
 from harness.models.open import LoadedModel
 from harness.models.outputs import top_class_index
 from harness.pipeline.cached import cached_fields
-from harness.pipeline.ladder import PerturbedImages, RegionMasks
+from harness.pipeline.ladder import variant_key
+from harness.pipeline.revisit import Revisit
 from harness.pipeline.timer import Timer, progress_bar
 from harness.results.io import value_summary
 
@@ -38,6 +40,9 @@ GRADCAM_AUTO_BUDGET = 4000
 OCCLUSION_AUTO_PASSES = 20_000
 # Grad-CAM overlays saved per variant for the report's gallery.
 GALLERY_OVERLAYS = 24
+# Selected images read back and explained at a time (memory is bounded by this, not by the
+# selection): a multiple of the default batch size.
+PART = 128
 
 
 @dataclass(frozen=True)
@@ -222,16 +227,17 @@ def choose_explainer(*, cfg: AuditConfig, model: LoadedModel, cache: ArrayCache,
                       passes_per_map=passes, occlusion=occ)
 
 
-def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
+def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, revisit: Revisit,
                   image_keys: list[str], variants: list, probs: dict[str, np.ndarray],
-                  groups: np.ndarray, cache: ArrayCache, perturbed: PerturbedImages,
-                  masks: RegionMasks, timer: Timer, progress: bool,
+                  groups: np.ndarray, cache: ArrayCache, timer: Timer, progress: bool,
                   log: Callable[[str], None],
                   class_probs: dict[str, np.ndarray] | None = None) -> GradCamResult:
     """Heatmaps on a selection of images, their drift per variant, and where the model looks.
 
     ``cfg`` gives the selection (``gradcam``), the layer, the attention regions, the seed, the
     bootstrap size and the batch size; ``groups`` is the estimated skin-tone group per image.
+    ``revisit`` reads the selected images back (:class:`harness.pipeline.revisit.Revisit`),
+    :data:`PART` at a time: memory is bounded by that, not by the selection.
     ``class_probs`` (a K-class model: variant -> (N, K)): each image is explained for its clean
     top class, and a flip is a change of the top class.
     Grad-CAM explains models with gradients, occlusion the others (:func:`choose_explainer`).
@@ -250,6 +256,7 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         sel = gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed,
                                 passes_per_map=explainer.passes_per_map)
         batch = explainer.passes_per_map or cfg.batch_size  # occlusion: one image per call
+        cam = _fixed_batch(explainer, n=sel.size, batch=batch)
         # Explain the same class on clean and perturbed images: the positive class, or for a
         # K-class model each image's clean top class.
         if class_probs is None:
@@ -261,64 +268,81 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         # Heatmaps depend on the model file, the sidecar settings, the method with its
         # parameters (layer; grid and baseline) and the class.
         prefix = f"{model.hash}/{model.cache_tag}/{explainer.key}/{explained}"
-        sel_keys = [image_keys[i] for i in sel]
-
-        def heat(variant_key: str, images_at) -> np.ndarray:
-            """Heatmaps of the selected images; ``images_at(idx)`` gives just the missing ones."""
-            namespace = f"{prefix}/{variant_key}"
-            found = cache.get_many(namespace, sel_keys)
-            missing = [j for j, k in enumerate(sel_keys) if k not in found]
-            if missing:
-                imgs = images_at(sel[missing])
-                cls = class_index if np.ndim(class_index) == 0 else class_index[missing]
-                maps = explainer.get().heatmaps(imgs, class_index=cls, batch_size=batch)
-                cache.put_many(namespace, {sel_keys[j]: maps[t] for t, j in enumerate(missing)})
-                for t, j in enumerate(missing):
-                    found[sel_keys[j]] = maps[t]
-            return np.stack([found[k] for k in sel_keys]).astype(np.float32)
-
         hw = (int(model.spec.input_size[1]), int(model.spec.input_size[0]))
-        h_clean = heat("clean", lambda idx: images[idx])
         regions = {name: tuple(box) for name, box in (cfg.attention_regions or {}).items()}
-        shares = attention_shares(h_clean, skin=masks.skin()[sel], lesion=masks.lesion()[sel],
-                                  size=hw, region=regions or None)
-        pred_clean = (probs["clean"][sel] >= threshold if class_probs is None
-                      else top_class_index(class_probs["clean"][sel]))
-        no_flip = np.zeros(sel.size, dtype=bool)
-        # The noise floor (an identity re-run and a 1-pixel shift) needs the model itself: its
-        # per-image drift is cached like everything else.
-        flat = cached_fields(cache, f"{prefix}/noise-floor", sel_keys, lambda: {
-            f"{name}.{metric}": values
-            for name, d in noise_floor(explainer.get(), images[sel], clean=h_clean,
-                                       class_index=class_index, batch_size=batch).items()
-            for metric, values in d.items()})
-        floor: dict[str, dict[str, np.ndarray]] = {}
-        for name, values in flat.items():
-            kind, metric = name.split(".", 1)
-            floor.setdefault(kind, {})[metric] = values
-        floor_section = {name: summarise_drift(d, flipped=no_flip, groups=groups[sel],
-                                               n_boot=cfg.n_boot, seed=cfg.seed)
-                         for name, d in floor.items()}
-        per_variant = {}
+
+        def heat(variant_key: str, keys: list[str], cls: np.ndarray, images_of) -> np.ndarray:
+            """Heatmaps of some selected images; ``images_of()`` gives their pixels."""
+            namespace = f"{prefix}/{variant_key}"
+            found = cache.get_many(namespace, keys)
+            missing = [j for j, k in enumerate(keys) if k not in found]
+            if missing:
+                maps = cam.heatmaps(images_of()[missing], batch_size=batch,
+                                    class_index=cls if np.ndim(cls) == 0 else cls[missing])
+                cache.put_many(namespace, {keys[j]: maps[t] for t, j in enumerate(missing)})
+                for t, j in enumerate(missing):
+                    found[keys[j]] = maps[t]
+            return np.stack([found[k] for k in keys]).astype(np.float32)
+
         top = {}  # the highest severity of each family: its maps are kept for the gallery
         for variant in variants:
             if variant.severity >= top.get(variant.family, variant).severity:
                 top[variant.family] = variant
-        kept = {}
+        shares: dict[str, list] = {}
+        floor: dict[str, dict[str, list]] = {}
+        drifts: dict[str, dict[str, list]] = {v.name: {} for v in variants}
+        kept: dict[str, list] = {}
+        clean_kept: list = []
+        parts = [np.arange(i, min(i + PART, sel.size)) for i in range(0, sel.size, PART)]
         desc = "grad-cam" if explainer.name == "gradcam" else "occlusion"
-        for variant in progress_bar(variants, progress=progress, desc=desc):
-            vkey = perturbed.key(variant)
-            h_var = heat(vkey, lambda idx, v=variant: perturbed.subset(v, idx))
-            if top.get(variant.family) is variant:
-                kept[variant.name] = h_var[:GALLERY_OVERLAYS]
-            # per-image drift: a function of the two cached maps, so cached beside them
-            found = cached_fields(cache, f"{prefix}/drift|{DRIFT_VERSION}/{vkey}", sel_keys,
-                                  lambda h=h_var: drift(h_clean, h, size=hw))
-            d = {metric: found[metric] for metric in DRIFT_METRICS}
+        for part in progress_bar(parts, progress=progress, desc=desc, unit="part"):
+            idx, keys = sel[part], [image_keys[i] for i in sel[part]]
+            cls = class_index if np.ndim(class_index) == 0 else class_index[part]
+            visit = _Lazy(lambda idx=idx: revisit(idx))
+            h_clean = heat("clean", keys, cls, lambda: visit().images)
+            if len(clean_kept) < GALLERY_OVERLAYS:
+                clean_kept.extend(h_clean[:GALLERY_OVERLAYS - len(clean_kept)])
+            _extend(shares, attention_shares(h_clean, skin=visit().masks.skin(),
+                                             lesion=visit().masks.lesion(), size=hw,
+                                             region=regions or None))
+            # The noise floor (an identity re-run and a 1-pixel shift) needs the model itself:
+            # its per-image drift is cached like everything else.
+            flat = cached_fields(cache, f"{prefix}/noise-floor", keys, lambda: {
+                f"{name}.{metric}": values
+                for name, d in noise_floor(cam, visit().images, clean=h_clean, class_index=cls,
+                                           batch_size=batch).items()
+                for metric, values in d.items()})
+            for name, values in flat.items():
+                kind, metric = name.split(".", 1)
+                floor.setdefault(kind, {}).setdefault(metric, []).append(values)
+            for variant in variants:
+                vkey = variant_key(variant, seed=cfg.seed, mask_version=_mask_version(cfg))
+                h_var = heat(vkey, keys, cls, lambda v=variant: visit().perturbed(v))
+                if top.get(variant.family) is variant:
+                    have = kept.setdefault(variant.name, [])
+                    have.extend(h_var[:GALLERY_OVERLAYS - len(have)])
+                # per-image drift: a function of the two cached maps, so cached beside them
+                found = cached_fields(cache, f"{prefix}/drift|{DRIFT_VERSION}/{vkey}", keys,
+                                      lambda h=h_var, c=h_clean: drift(c, h, size=hw))
+                _extend(drifts[variant.name], {m: found[m] for m in DRIFT_METRICS})
+            if visit.made:
+                visit().perturbed.release()
+        shares = {k: np.concatenate(v) for k, v in shares.items()}
+        no_flip = np.zeros(sel.size, dtype=bool)
+        floor_section = {
+            name: summarise_drift({m: np.concatenate(v) for m, v in d.items()}, flipped=no_flip,
+                                  groups=groups[sel], n_boot=cfg.n_boot, seed=cfg.seed)
+            for name, d in floor.items()}
+        pred_clean = (probs["clean"][sel] >= threshold if class_probs is None
+                      else top_class_index(class_probs["clean"][sel]))
+        per_variant = {}
+        for variant in variants:
+            d = {m: np.concatenate(v) for m, v in drifts[variant.name].items()}
             flipped = (probs[variant.name][sel] >= threshold if class_probs is None
                        else top_class_index(class_probs[variant.name][sel])) != pred_clean
             per_variant[variant.name] = summarise_drift(d, flipped=flipped, groups=groups[sel],
                                                         n_boot=cfg.n_boot, seed=cfg.seed)
+        grid = list(np.asarray(clean_kept[0]).shape) if clean_kept else []
     left_out = _fewer_than_groups(cfg.gradcam, groups)
     selection = "all" if sel.size == len(groups) else "stratified sample per group"
     note = ""
@@ -353,7 +377,69 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, images: np.ndarray,
         "drift": per_variant,
     }
     if occ is not None:
-        section["occlusion"] = {"label": occ.label(), "grid": list(h_clean.shape[1:]),
+        section["occlusion"] = {"label": occ.label(), "grid": grid,
                                 "baseline": occ.baseline,
                                 "forward_passes_per_image": explainer.passes_per_map}
-    return GradCamResult(section=section, clean=h_clean, selected=sel, kept=kept)
+    return GradCamResult(section=section,
+                         clean=np.asarray(clean_kept, dtype=np.float32) if clean_kept else None,
+                         selected=sel,
+                         kept={k: np.asarray(v, dtype=np.float32) for k, v in kept.items()})
+
+
+def _mask_version(cfg: AuditConfig) -> str:
+    return subgroups.mask_version(cfg.skin_tone.mask)
+
+
+def _extend(lists: dict[str, list], values: dict[str, np.ndarray]) -> None:
+    for k, v in values.items():
+        lists.setdefault(k, []).append(np.asarray(v))
+
+
+class _Lazy:
+    """A value made on first call (the selected images of a part are read back only when a
+    heatmap or a drift is missing from the cache)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make = make
+        self.made = False
+        self._value = None
+
+    def __call__(self):
+        if not self.made:
+            self._value = self._make()
+            self.made = True
+        return self._value
+
+
+class _FixedBatchCam:
+    """Grad-CAM asked for every heatmap at one batch size, however few images a part has: an
+    image's heatmap is then the same in whichever part (and run) it is computed."""
+
+    def __init__(self, cam, batch: int):
+        self._cam = cam
+        self._batch = batch
+
+    def heatmaps(self, images, *, class_index=None, batch_size: int = 32):
+        return self._cam.heatmaps(images, class_index=class_index, batch_size=self._batch,
+                                  shrink=False)
+
+
+def _fixed_batch(explainer: "_Explainer", *, n: int, batch: int):
+    """The explainer's heatmap maker. Grad-CAM at the batch it would use for all ``n`` selected
+    images at once (``batch``, or the next power of two at or above ``n`` when fewer), fixed;
+    occlusion as it is (each map is its own batches of forward passes)."""
+    if explainer.name != "gradcam":
+        return _CamProxy(explainer.get)
+    size = batch if n >= batch else 1 << max(0, (n - 1).bit_length())
+    return _CamProxy(lambda: _FixedBatchCam(explainer.get(), size))
+
+
+class _CamProxy:
+    """Build the explainer at its first heatmap (a run whose heatmaps are all cached never
+    loads the model)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._get = _Lazy(make)
+
+    def heatmaps(self, images, **kw):
+        return self._get().heatmaps(images, **kw)

@@ -1,18 +1,15 @@
-"""The first stages: open the model (no TensorFlow unless something must be read from its graph)
-and load & validate the dataset at the model's input size."""
+"""The first stage, open the model (no TensorFlow unless something must be read from its graph),
+and what the audit knows of its data: labels and cache keys."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from harness.cache import ArrayCache
 from harness.config import AuditConfig
-from harness.data.arrays import ArrayData, dataset_from_arrays
 from harness.data.decode import DECODER_VERSION
-from harness.data.load import Dataset, load_dataset
+from harness.data.load import Dataset
 from harness.models.open import LoadedModel, open_model
 from harness.pipeline.timer import Timer
 
@@ -54,31 +51,10 @@ def model_stage(cfg: AuditConfig, *, cache: ArrayCache, timer: Timer) -> LoadedM
                           trust=cfg.trust_model, cache=cache)
 
 
-def data_stage(cfg: AuditConfig, *, model: LoadedModel, cache: ArrayCache, timer: Timer,
-               progress: bool, log: Callable[[str], None]) -> AuditData:
-    """Load ``cfg.data`` at the model's input size; every skipped file is logged by name."""
-    spec = model.spec
-    size = tuple(spec.input_size)
-    with timer.stage("load_data"):
-        allowed = None if (model.binary_view or not spec.class_names) else spec.class_names
-        if isinstance(cfg.data, ArrayData):
-            ds = dataset_from_arrays(cfg.data, size=size, allowed_labels=allowed)
-        else:
-            ds = load_dataset(cfg.data, size=size, allowed_labels=allowed,
-                              data_root=Path(cfg.data_root) if cfg.data_root else None,
-                              progress=progress)
-    for s in ds.skipped:
-        log(f"skipped {s.file}: {s.reason}")
-    log(f"{len(ds.files)} images from {ds.root} ({len(ds.skipped)} skipped); model {model.path} "
-        f"({model.format}, input {size[0]}x{size[1]})")
-    # Rebuild the model's view now that the dataset's labels are known (class names inferred).
-    if spec.extra.get("needs_dataset_labels"):
-        model = open_model(cfg.model, spec_path=cfg.model_spec, positive_class=cfg.positive_class,
-                           trust=cfg.trust_model, dataset_labels=ds.class_names, cache=cache)
+def labels_of(ds: Dataset, model: LoadedModel) -> np.ndarray:
+    """``AuditData.y_true``: 1 for the model's positive class and 0 for every other label, or for
+    a K-class model the index of each image's label in ``spec.class_names``."""
     if model.kclass:
         index = {c: i for i, c in enumerate(model.spec.class_names)}
-        y_true = np.array([index[str(v)] for v in ds.labels], dtype=np.intp)
-    else:
-        y_true = (ds.labels == model.spec.positive_class).astype(np.int8)
-    image_keys = [image_key(h, size) for h in ds.image_hashes]
-    return AuditData(dataset=ds, model=model, y_true=y_true, image_keys=image_keys)
+        return np.array([index[str(v)] for v in ds.labels], dtype=np.intp)
+    return (ds.labels == model.spec.positive_class).astype(np.int8)

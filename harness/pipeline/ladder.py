@@ -22,6 +22,35 @@ from perturbations.measure import MEASURE_VERSION
 from subgroups.mask import analyse_image
 
 
+def variant_key(variant, *, seed: int, mask_version: str) -> str:
+    """Cache key of a variant: its spec, the seed when it draws at random, and the mask
+    algorithm when it acts inside the skin region."""
+    parts = [variant.key()]
+    if getattr(variant, "stochastic", True):
+        parts.append(f"seed={seed}")
+    if getattr(variant, "uses_mask", True):
+        parts.append(f"mask={mask_version}")
+    return "|".join(parts)
+
+
+def achieved_namespace(variant, *, seed: int, mask_version: str) -> str:
+    """Where a variant's achieved deltas are cached: by variant, the region they are measured
+    over (always the skin mask) and the measures' formulas."""
+    return (f"achieved/{variant_key(variant, seed=seed, mask_version=mask_version)}"
+            f"|region={mask_version}|{MEASURE_VERSION}")
+
+
+def variant_entry(variant, achieved: dict[str, np.ndarray]) -> dict[str, Any]:
+    """A variant's entry of ``results["perturbations"]["variants"]``: its spec, what it asked
+    for and a summary of what it achieved over the images."""
+    shown = [m for m in getattr(variant, "measures", ()) if m in achieved] or sorted(achieved)
+    return {
+        "name": variant.name, "family": variant.family, "severity": variant.severity,
+        "key": variant.key(), "requested": variant.requested,
+        "achieved": {k: value_summary(achieved[k]) for k in shown},
+    }
+
+
 class RegionMasks:
     """Healthy-skin and lesion masks of the clean images, computed once and only when needed."""
 
@@ -78,15 +107,13 @@ class PerturbedImages:
         self._prepared = None
         self._memo: dict[str, np.ndarray] = {}
 
+    @property
+    def seed(self) -> int:
+        return self._seed
+
     def key(self, variant) -> str:
-        """Cache key of a variant: its spec, the seed when it draws at random, and the mask
-        algorithm when it acts inside the skin region."""
-        parts = [variant.key()]
-        if getattr(variant, "stochastic", True):
-            parts.append(f"seed={self._seed}")
-        if getattr(variant, "uses_mask", True):
-            parts.append(f"mask={self._masks.version}")
-        return "|".join(parts)
+        """Cache key of a variant (:func:`variant_key`)."""
+        return variant_key(variant, seed=self._seed, mask_version=self._masks.version)
 
     def _prep(self):
         if self._prepared is None:
@@ -133,11 +160,6 @@ def variant_record(variant, *, perturbed: PerturbedImages, masks: RegionMasks,
     Achieved deltas do not depend on the model: they are cached by variant and image, the region
     they are measured over (always the skin mask) and the measures' formulas.
     """
-    akey = f"achieved/{perturbed.key(variant)}|region={masks.version}|{MEASURE_VERSION}"
+    akey = achieved_namespace(variant, seed=perturbed.seed, mask_version=masks.version)
     ach = cached_fields(cache, akey, image_keys, lambda: perturbed.achieved(variant))
-    shown = [m for m in getattr(variant, "measures", ()) if m in ach] or sorted(ach)
-    return {
-        "name": variant.name, "family": variant.family, "severity": variant.severity,
-        "key": variant.key(), "requested": variant.requested,
-        "achieved": {k: value_summary(ach[k]) for k in shown},
-    }
+    return variant_entry(variant, ach)

@@ -11,7 +11,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.pipeline.timer import Timer
 from harness.results.io import group_label, value_summary
-from subgroups import UNKNOWN, estimate_skin_tone, get_scheme, group_order, label_agreement
+from subgroups import UNKNOWN, get_scheme, group_order, label_agreement
 
 # Manifest columns that hold human skin-type labels and become groupings of their own.
 LABEL_GROUPING_COLUMNS = ("fitzpatrick", "fitzpatrick_centaur", "monk", "mst", "skin_type")
@@ -40,17 +40,16 @@ class SkinTone:
     section: dict[str, Any]
 
 
-def skin_tone_stage(*, images: np.ndarray, extra: pd.DataFrame, settings, scheme: str,
-                    label_groupings: tuple[str, ...] | None, timer: Timer,
-                    progress: bool) -> SkinTone:
-    """Estimate every clean image's skin tone and gather the groupings.
+def skin_tone_stage(*, tone: pd.DataFrame, extra: pd.DataFrame, settings, scheme: str,
+                    label_groupings: tuple[str, ...] | None, timer: Timer) -> SkinTone:
+    """Gather the groupings from every clean image's skin tone (``tone``, one row per image from
+    ``subgroups.estimate_skin_tone``, measured during the streamed pass) and the manifest.
 
     ``settings`` are the audit config's skin-tone settings (``subgroups.SkinToneConfig``);
     ``label_groupings`` names the manifest columns that become groupings; None takes every column
     of :data:`LABEL_GROUPING_COLUMNS` that ``extra`` has.
     """
     with timer.stage("skin_tone"):
-        tone = estimate_skin_tone(images, settings=settings, scheme=scheme, progress=progress)
         groupings: dict[str, np.ndarray] = {"group": tone["group"].astype(str).to_numpy(dtype=object)}
         groupings.update(_label_groupings(extra, label_groupings))
         agreement = {}
@@ -71,17 +70,27 @@ def skin_tone_stage(*, images: np.ndarray, extra: pd.DataFrame, settings, scheme
     return SkinTone(table=tone, groupings=groupings, section=section)
 
 
+def grouping_names(columns, requested: tuple[str, ...] | None) -> list[str]:
+    """The groupings an audit will have, from the manifest's extra ``columns`` alone (known
+    before any image is read): ``"group"``, then the label columns. A requested column the
+    manifest lacks raises ``UserError``."""
+    return ["group", *_label_columns(list(columns), requested)]
+
+
+def _label_columns(columns: list[str], requested: tuple[str, ...] | None) -> list[str]:
+    if requested is None:
+        return [c for c in columns if str(c).lower() in LABEL_GROUPING_COLUMNS]
+    missing = [c for c in requested if c not in columns]
+    if missing:
+        have = ", ".join(map(str, columns)) or "none"
+        raise UserError(f"label_groupings: column(s) {', '.join(missing)} not in the manifest "
+                        f"(its extra columns: {have})")
+    return list(requested)
+
+
 def _label_groupings(extra: pd.DataFrame, requested: tuple[str, ...] | None) -> dict[str, np.ndarray]:
     """Manifest label columns used as groupings: values as strings, missing -> "unknown"."""
-    if requested is None:
-        cols = [c for c in extra.columns if c.lower() in LABEL_GROUPING_COLUMNS]
-    else:
-        missing = [c for c in requested if c not in extra.columns]
-        if missing:
-            have = ", ".join(extra.columns) or "none"
-            raise UserError(f"label_groupings: column(s) {', '.join(missing)} not in the manifest "
-                            f"(its extra columns: {have})")
-        cols = list(requested)
+    cols = _label_columns(list(extra.columns), requested)
     out: dict[str, np.ndarray] = {}
     for col in cols:
         out[col] = np.asarray([group_label(v) for v in extra[col].tolist()], dtype=object)

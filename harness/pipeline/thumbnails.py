@@ -1,4 +1,9 @@
-"""The thumbnails stage: the small JPEGs the report shows (``RUN/thumbs/``)."""
+"""The thumbnails stage: the small JPEGs the report shows (``RUN/thumbs/``).
+
+Every clean image's thumbnail is written during the streamed pass (``stream``); this stage adds
+the strips (the first image of each group across the ladder) and the Grad-CAM gallery, reading
+just those images back.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,27 +12,34 @@ import numpy as np
 
 from harness.explain.overlays import overlay
 from harness.pipeline.gradcam import GALLERY_OVERLAYS, GradCamResult
-from harness.pipeline.ladder import PerturbedImages
+from harness.pipeline.revisit import Revisit
 from reports.assets import save_thumbnail
 
 
-def write_thumbnails(*, out: Path, images: np.ndarray, variants: list, groups: np.ndarray,
-                     perturbed: PerturbedImages, gradcam: GradCamResult) -> None:
-    """Every clean image, one strip image per group across the ladder, and Grad-CAM overlays
-    (clean, and the highest severity of each family) for the gallery."""
-    for i in range(len(images)):
-        save_thumbnail(out, f"clean/{i}", images[i])
-    strip = sorted({int(np.flatnonzero(groups == g)[0]) for g in set(groups.tolist())})
-    for variant in variants:
-        for i, image in zip(strip, perturbed.subset(variant, strip)):
-            save_thumbnail(out, f"{variant.name}/{i}", image)
+def strip_images(groups: np.ndarray) -> list[int]:
+    """The images of the report's strips: the first image of each group, in dataset order."""
+    return sorted({int(np.flatnonzero(groups == g)[0]) for g in set(groups.tolist())})
+
+
+def write_thumbnails(*, out: Path, revisit: Revisit, variants: list, groups: np.ndarray,
+                     gradcam: GradCamResult) -> None:
+    """One strip image per group across the ladder, and Grad-CAM overlays (clean, and the
+    highest severity of each family) for the gallery."""
+    strip = strip_images(groups)
+    if variants and strip:
+        visit = revisit(strip)
+        for variant in variants:
+            for i, image in zip(strip, visit.perturbed(variant)):
+                save_thumbnail(out, f"{variant.name}/{i}", image)
+        visit.perturbed.release()
     if gradcam.clean is None:
         return
     shown = gradcam.selected[:GALLERY_OVERLAYS]
+    visit = revisit(shown)
     for t, i in enumerate(shown):
-        save_thumbnail(out, f"gradcam/clean/{int(i)}", overlay(images[i], gradcam.clean[t]))
+        save_thumbnail(out, f"gradcam/clean/{int(i)}", overlay(visit.images[t], gradcam.clean[t]))
     by_name = {v.name: v for v in variants}
     for name, maps in gradcam.kept.items():
-        imgs = perturbed.subset(by_name[name], shown)
+        imgs = visit.perturbed(by_name[name])
         for t, i in enumerate(shown):
             save_thumbnail(out, f"gradcam/{name}/{int(i)}", overlay(imgs[t], maps[t]))
