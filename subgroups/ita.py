@@ -24,6 +24,7 @@ For one image (``measure_image``):
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -122,10 +123,12 @@ def is_known(ita: float, ita_iqr: float, skin_fraction: float, b: float, cfg: Sk
                 and not (np.isfinite(ita_iqr) and ita_iqr > cfg.max_ita_iqr))
 
 
-def measure_image(image: np.ndarray, *, settings: SkinToneConfig) -> ImageTone:
-    """Skin-tone measurements of one uint8 RGB image (H, W, 3) under ``settings``."""
+def measure_image(image: np.ndarray, *, settings: SkinToneConfig,
+                  found: MaskResult | None = None) -> ImageTone:
+    """Skin-tone measurements of one uint8 RGB image (H, W, 3) under ``settings``; ``found`` is
+    its ``analyse_image(image, settings.mask)`` when the caller already has it."""
     cfg = settings
-    res = analyse_image(image, cfg.mask)
+    res = analyse_image(image, cfg.mask) if found is None else found
     ita, iqr, skin_fraction, L, b = tone_of_mask(res)
     known = is_known(ita, iqr, skin_fraction, b, cfg)
     known_type = enough_skin(skin_fraction, cfg)
@@ -139,7 +142,8 @@ def measure_image(image: np.ndarray, *, settings: SkinToneConfig) -> ImageTone:
 
 
 def estimate_skin_tone(images: np.ndarray, *, settings: SkinToneConfig, scheme: str = "chardon6",
-                       progress: bool = False, workers: int = 1) -> pd.DataFrame:
+                       progress: bool = False, workers: int = 1,
+                       found: Sequence[MaskResult] | None = None) -> pd.DataFrame:
     """Skin tone of every image.
 
     Parameters
@@ -152,6 +156,8 @@ def estimate_skin_tone(images: np.ndarray, *, settings: SkinToneConfig, scheme: 
     progress : show a tqdm progress bar.
     workers : threads; the result does not depend on it. Most of the work holds Python's GIL,
         so more than one thread helps little; the default is 1.
+    found : each image's ``analyse_image(image, settings.mask)`` when already computed (an audit
+        shares them with the perturbation ladder), else computed here.
 
     Returns
     -------
@@ -172,7 +178,8 @@ def estimate_skin_tone(images: np.ndarray, *, settings: SkinToneConfig, scheme: 
         bar = tqdm(total=n, desc="skin tone", unit="img")
 
     def one(i: int) -> ImageTone:
-        tone = measure_image(np.asarray(images[i]), settings=cfg)
+        tone = measure_image(np.asarray(images[i]), settings=cfg,
+                             found=None if found is None else found[i])
         if bar is not None:
             bar.update(1)
         return tone

@@ -35,6 +35,7 @@ from harness.pipeline.ladder import PerturbedImages, RegionMasks, achieved_names
 from harness.pipeline.timer import Timer
 from reports.assets import thumbnail_bytes
 from subgroups import estimate_skin_tone, mask_version
+from subgroups.mask import analyse_image
 
 #: Images per chunk unless ``--chunk-size`` says otherwise: a prediction batch's worth at the
 #: default batch size, small enough that a worker's chunk (its images, their CIELAB copy, masks
@@ -120,8 +121,10 @@ def prepare_chunk(job: ChunkJob, indices: list[int], *, model, cache: ArrayCache
               else np.zeros((0, height, width, 3), dtype=np.uint8))
     hashes = [d.sha256 for d in usable]
     keys = [image_key(h, job.source.size) for h in hashes]
+    with timer.stage("masks"):  # one mask pass serves the skin tone and the ladder
+        found = [analyse_image(im, job.skin_tone.mask) for im in images]
     with timer.stage("skin_tone"):
-        tone = estimate_skin_tone(images, settings=job.skin_tone, scheme=job.scheme)
+        tone = estimate_skin_tone(images, settings=job.skin_tone, scheme=job.scheme, found=found)
     thumbs = None
     if job.thumbnails:
         with timer.stage("write"):
@@ -131,7 +134,8 @@ def prepare_chunk(job: ChunkJob, indices: list[int], *, model, cache: ArrayCache
                     thumbs=thumbs, timer=timer)
     if not usable or not job.variants:
         return
-    masks = RegionMasks(images, timer, skin_tone=job.skin_tone)
+    masks = RegionMasks(images, timer, skin_tone=job.skin_tone, found=found)
+    del found
     perturbed = PerturbedImages(images, hashes, masks, seed=job.seed, timer=timer)
     for variant in job.variants:
         vkey = perturbed.key(variant)

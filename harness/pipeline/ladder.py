@@ -54,13 +54,22 @@ def variant_entry(variant, achieved: dict[str, np.ndarray]) -> dict[str, Any]:
 class RegionMasks:
     """Healthy-skin and lesion masks of the clean images, computed once and only when needed."""
 
-    def __init__(self, images: np.ndarray, timer: Timer, *, skin_tone):
+    def __init__(self, images: np.ndarray, timer: Timer, *, skin_tone, found=None):
         self._images = images
         self._timer = timer
         self._params = skin_tone.mask  # the audit config's skin-tone settings
         self._skin: np.ndarray | None = None
         self._lesion: np.ndarray | None = None
         self._region: np.ndarray | None = None
+        if found is not None:  # ``analyse_image`` of each image, already computed
+            self._set(found)
+
+    def _set(self, found) -> None:
+        width, height = self._images.shape[2], self._images.shape[1]
+        empty = np.zeros((0, height, width), dtype=bool)
+        self._skin = np.stack([r.skin for r in found]) if found else empty
+        self._lesion = np.stack([r.lesion for r in found]) if found else empty
+        self._region = self._skin | self._lesion
 
     @property
     def version(self) -> str:
@@ -69,10 +78,7 @@ class RegionMasks:
     def _compute(self) -> None:
         if self._skin is None:
             with self._timer.stage("masks"):
-                found = [analyse_image(im, self._params) for im in self._images]  # one pass per image
-                self._skin = np.stack([r.skin for r in found])
-                self._lesion = np.stack([r.lesion for r in found])
-                self._region = self._skin | self._lesion
+                self._set([analyse_image(im, self._params) for im in self._images])
 
     def skin(self) -> np.ndarray:
         self._compute()
