@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import UserError
 from harness.results.variants import families_of
-from .bootstrap import bootstrap_counts, percentile_interval
+from .bootstrap import percentile_interval, resample_blocks
 from .entries import WILSON_RULE, by_cell, metric_entry, small_group_rule, too_few_reason
 from .audit_inputs import MISSING_GROUP, check_options, clean_groupings, ordered_groups
 from .frame import frame_values, metric_frame
@@ -114,8 +114,7 @@ def _grouping(name, labels, *, y, P, variants, threshold, n_boot, seed, min_n, m
     gap_groups = [g for g, r in zip(group_names, insufficient[1:]) if r is None
                   and g not in gap_exclude]
 
-    weights = np.vstack([np.ones((1, y.size)),
-                         bootstrap_counts(labels, y, n_boot=n_boot, seed=seed)])
+    weights = resample_blocks(labels, y, n_boot=n_boot, seed=seed)   # made block by block
     rep = compute_replicates(y=y, P=P, variants=variants, cells=cells, members=members,
                              weights=weights, threshold=threshold)
     # Headline clean numbers through fairlearn's MetricFrame (the engine agrees to ~1e-15).

@@ -8,13 +8,25 @@ Resampling is stratified by group × label: each replicate draws, with replaceme
 from every (group, label) stratum as the stratum holds. Group sizes and class counts are therefore
 fixed across replicates (sensitivity and specificity are always defined in a cell that has both
 classes), and the interval reflects sampling within groups, not the luck of the group mix.
+
+The audit never holds that (B, N) matrix: ``resample_blocks`` saves the generator's state at the
+start of every block of ``ROW_BLOCK`` rows of every stratum in one pass, and ``WeightBlocks``
+draws a block again when it is used (the same numbers as ``bootstrap_counts``, bitwise).
+``bootstrap_indices`` and ``bootstrap_counts`` give the whole matrix, for ``compare``.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+
+#: Rows of the (B+1, N) weight matrix made and used at once (row 0, the point estimate, counted).
+#: Blocks start at multiples of this, so every row keeps its position modulo the BLAS kernel's
+#: row tile (4 rows) and each metric of a row comes out bitwise as it does from the whole matrix.
+ROW_BLOCK = 64
 
 
 def _strata(groups: np.ndarray, y_true: np.ndarray) -> list[np.ndarray]:
@@ -78,6 +90,102 @@ def bootstrap_counts(groups: np.ndarray, y_true: np.ndarray, *, n_boot: int = 10
     """(B, N) float64 draw counts of the stratified resamples (``bootstrap_indices`` as weights)."""
     idx = bootstrap_indices(groups, y_true, n_boot=n_boot, seed=seed)
     return counts_from_indices(idx, idx.shape[1])
+
+
+def row_blocks(n_rows: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of at most ``ROW_BLOCK`` rows covering ``n_rows`` rows.
+
+    Blocks start at multiples of ``ROW_BLOCK``; a one-row tail joins the block before it (a
+    one-row product would take numpy's matrix-vector path instead of the matrix one).
+    """
+    bounds = list(range(0, n_rows, ROW_BLOCK)) + [n_rows]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+@dataclass(frozen=True, eq=False)
+class WeightBlocks:
+    """The (B+1, N) weight matrix of one grouping, made ``ROW_BLOCK`` rows at a time.
+
+    Row 0 is all ones (the point estimate); row ``b + 1`` holds the draw counts of replicate ``b``
+    of ``bootstrap_counts`` with the same inputs, bitwise. Per stratum the generator's state at the
+    start of each block was saved in one pass (``resample_blocks``), so a block is drawn again on
+    demand and the whole matrix is never held. Build it with ``resample_blocks``.
+    """
+
+    n: int                                      # images N
+    n_boot: int                                 # replicates B
+    strata: tuple[np.ndarray, ...]              # member indices of each stratum, sorted order
+    blocks: tuple[tuple[int, int], ...]         # row ranges (``row_blocks(B + 1)``)
+    states: tuple[tuple[dict, ...], ...]        # [stratum][block]: generator state before its draw
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(B+1, N), the shape of the whole matrix."""
+        return self.n_boot + 1, self.n
+
+    def block(self, k: int) -> np.ndarray:
+        """Rows ``blocks[k]`` of the weight matrix, (rows, N) float64."""
+        start, stop = self.blocks[k]
+        first = max(start, 1)                    # row 0 is the point estimate
+        out = np.empty((stop - start, self.n))
+        out[:first - start] = 1.0
+        reps = stop - first
+        rng = np.random.Generator(np.random.PCG64())
+        for members, states in zip(self.strata, self.states):
+            m = members.size
+            rng.bit_generator.state = states[k]
+            draw = rng.integers(0, m, size=(reps, m))
+            draw += (np.arange(reps, dtype=np.int64) * m)[:, None]
+            out[first - start:, members] = np.bincount(draw.ravel(),
+                                                       minlength=reps * m).reshape(reps, m)
+        return out
+
+    def __iter__(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        for k, (start, stop) in enumerate(self.blocks):
+            yield start, stop, self.block(k)
+
+
+def resample_blocks(groups: np.ndarray, y_true: np.ndarray, *, n_boot: int = 1000,
+                    seed: int = 0) -> WeightBlocks:
+    """The weight matrix ``[ones; bootstrap_counts(groups, y_true, ...)]`` as ``WeightBlocks``.
+
+    Parameters
+    ----------
+    groups, y_true, n_boot, seed : as for ``bootstrap_indices`` (the same random stream: one
+        ``default_rng(seed)``, per stratum in sorted order a (B, m) draw, here in row blocks).
+
+    Returns
+    -------
+    WeightBlocks: memory about ``ROW_BLOCK`` x N x 8 bytes per block made, whatever B.
+    """
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1 (got {n_boot!r})")
+    y = np.asarray(y_true)
+    strata = tuple(_strata(groups, y))
+    blocks = tuple(row_blocks(n_boot + 1))
+    rng = np.random.default_rng(seed)
+    states = []
+    for members in strata:
+        per_block = []
+        for start, stop in blocks:
+            per_block.append(rng.bit_generator.state)
+            rng.integers(0, members.size, size=(stop - max(start, 1), members.size))
+        states.append(tuple(per_block))
+    return WeightBlocks(n=int(y.size), n_boot=int(n_boot), strata=strata, blocks=blocks,
+                        states=tuple(states))
+
+
+def weight_blocks(weights) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(start, stop, rows)`` over a weight matrix: a ``WeightBlocks``, or a (B+1, N) array (then
+    its rows in ``row_blocks``, as views)."""
+    if isinstance(weights, WeightBlocks):
+        yield from weights
+        return
+    w = np.asarray(weights, dtype=np.float64)
+    for start, stop in row_blocks(w.shape[0]):
+        yield start, stop, w[start:stop]
 
 
 def percentile_interval(replicates: np.ndarray, *, level: float = 0.95, axis: int = 0

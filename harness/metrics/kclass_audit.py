@@ -20,7 +20,7 @@ import numpy as np
 from harness.results.variants import families_of
 from ..errors import UserError
 from .audit_inputs import MISSING_GROUP, check_options, clean_groupings, ordered_groups
-from .bootstrap import bootstrap_counts, percentile_interval
+from .bootstrap import percentile_interval, resample_blocks, weight_blocks
 from .catalogue import CATALOGUE, CLASS_METRICS
 from .entries import (WILSON_RULE, by_cell, metric_entry, small_group_rule, too_few_of_class,
                       too_few_of_each)
@@ -28,7 +28,7 @@ from .gaps import gaps_by_variant
 from .multiclass import (TOP_K, class_aucs, kclass_columns, kclass_flip_columns, kclass_from_sums,
                          kclass_metric_names, macro_mean)
 from .rates import ECE_BINS
-from .replicates import FLIP_STATS, Replicates
+from .replicates import FLIP_STATS, Replicates, one_blas_thread, variant_sums
 from .robustness import DROP_METRICS, corruption_error, robustness_by_variant, severity_curves
 
 SCHEMA_ID = "dermatrace.metrics/1"
@@ -106,8 +106,7 @@ def _grouping(name, labels, *, y, P, names, variants, axis, metric_names, n_boot
                     for m, c in zip(members, counts)]
     gap_groups = [g for g, r in zip(group_names, insufficient[1:])
                   if r is None and g not in gap_exclude]
-    weights = np.vstack([np.ones((1, y.size)),
-                         bootstrap_counts(labels, y, n_boot=n_boot, seed=seed)])
+    weights = resample_blocks(labels, y, n_boot=n_boot, seed=seed)
     rep, confusion = kclass_replicates(y=y, P=P, variants=variants, cells=cells, members=members,
                                        weights=weights, axis=axis, k=k, top_k=top_k)
     cell_json = _cells_json(rep, confusion, insufficient, names=names, metric_names=metric_names,
@@ -137,7 +136,7 @@ def _grouping(name, labels, *, y, P, names, variants, axis, metric_names, n_boot
 
 
 def kclass_replicates(*, y: np.ndarray, P: np.ndarray, variants: list[str], cells: list[str],
-                      members: list[np.ndarray], weights: np.ndarray, axis: tuple[str, ...],
+                      members: list[np.ndarray], weights, axis: tuple[str, ...],
                       k: int, top_k: int = TOP_K,
                       ece_bins: int = ECE_BINS) -> tuple[Replicates, np.ndarray]:
     """Every K-class metric of every cell and variant for every replicate of ``weights``.
@@ -145,8 +144,10 @@ def kclass_replicates(*, y: np.ndarray, P: np.ndarray, variants: list[str], cell
     Parameters
     ----------
     y : (N,) class indices. P : (V, N, K) probabilities, variant 0 = clean.
-    weights : (B+1, N), row 0 all ones. axis : the metric axis (cell metrics, then
-        ``"<key>:<class>"`` for every per-class key and class).
+    weights : the (B+1, N) weight matrix, row 0 all ones: a ``bootstrap.WeightBlocks`` or an
+        array, read ``ROW_BLOCK`` rows at a time (as ``compute_replicates``).
+    axis : the metric axis (cell metrics, then ``"<key>:<class>"`` for every per-class key and
+        class).
 
     Returns
     -------
@@ -161,30 +162,39 @@ def kclass_replicates(*, y: np.ndarray, P: np.ndarray, variants: list[str], cell
     flips = np.zeros((V, C, n_flip, R))
     flip_counts = np.zeros((V, C, 3))
     confusion = np.zeros((V, C, k, k))
-    for c, idx in enumerate(members):
-        yc, wc = y[idx], weights[:, idx]
-        cols = np.zeros((idx.size, V * width))
-        for v in range(V):
-            cols[:, v * width:v * width + ncol] = kclass_columns(yc, P[v, idx], top_k=top_k,
-                                                                 ece_bins=ece_bins)
-            if v:
-                cols[:, v * width + ncol:(v + 1) * width] = kclass_flip_columns(
-                    yc, P[0, idx], P[v, idx])
-        sums = (wc @ cols).reshape(R, V, width)
-        n_w = sums[:, 0, :k * k].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for v in range(V):
-                m = kclass_from_sums(sums[:, v, :ncol], k=k, ece_bins=ece_bins)
-                aucs = class_aucs(yc, P[v, idx], wc)                  # (R, K)
-                m["roc_auc"] = macro_mean(aucs)
-                values[v, c, :n_cell] = np.stack([m[a] for a in axis[:n_cell]])
-                for j, key in enumerate(CLASS_KEYS):
-                    per_class = aucs if key == "roc_auc" else m[key]  # (R, K)
-                    values[v, c, n_cell + j * k:n_cell + (j + 1) * k] = per_class.T
-                confusion[v, c] = m["confusion"][0]
-                if v:
-                    flips[v, c] = (sums[:, v, ncol:] / n_w[:, None]).T
-                    flip_counts[v, c] = sums[0, v, ncol:ncol + 3]
+    whole = [idx.size == y.size and np.array_equal(idx, np.arange(y.size)) for idx in members]
+    with one_blas_thread():                          # see harness.metrics.replicates
+        for start, stop, w in weight_blocks(weights):
+            rows = slice(start, stop)
+            for c, idx in enumerate(members):
+                yc = y[idx]
+                wc = w if whole[c] else w[:, idx]         # a cell of every image needs no copy
+
+                def columns(v, yc=yc, idx=idx):
+                    cols = np.zeros((idx.size, width))
+                    cols[:, :ncol] = kclass_columns(yc, P[v, idx], top_k=top_k,
+                                                    ece_bins=ece_bins)
+                    if v:
+                        cols[:, ncol:] = kclass_flip_columns(yc, P[0, idx], P[v, idx])
+                    return cols
+
+                sums = variant_sums(wc, columns, n_variants=V, width=width)
+                n_w = sums[:, 0, :k * k].sum(axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    for v in range(V):
+                        m = kclass_from_sums(sums[:, v, :ncol], k=k, ece_bins=ece_bins)
+                        aucs = class_aucs(yc, P[v, idx], wc)              # (rows, K)
+                        m["roc_auc"] = macro_mean(aucs)
+                        values[v, c, :n_cell, rows] = np.stack([m[a] for a in axis[:n_cell]])
+                        for j, key in enumerate(CLASS_KEYS):
+                            per_class = aucs if key == "roc_auc" else m[key]  # (rows, K)
+                            values[v, c, n_cell + j * k:n_cell + (j + 1) * k, rows] = per_class.T
+                        if v:
+                            flips[v, c, :, rows] = (sums[:, v, ncol:] / n_w[:, None]).T
+                        if start == 0:
+                            confusion[v, c] = m["confusion"][0]
+                            if v:
+                                flip_counts[v, c] = sums[0, v, ncol:ncol + 3]
     rep = Replicates(cells=cells, members=members, variants=variants, values=values, flips=flips,
                      counts=np.zeros((V, C, 4)), flip_counts=flip_counts, metric_names=axis)
     return rep, confusion

@@ -86,17 +86,21 @@ def weighted_auc(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray) -> 
     neg = ~y
     order = np.argsort(s[neg], kind="stable")
     s_neg = s[neg][order]
-    w_neg = w[:, neg][:, order]
-    cum = np.zeros((w.shape[0], w_neg.shape[1] + 1))
-    np.cumsum(w_neg, axis=1, out=cum[:, 1:])
+    cum = np.zeros((w.shape[0], s_neg.size + 1))
+    np.cumsum(w[:, np.flatnonzero(neg)[order]], axis=1, out=cum[:, 1:])
     s_pos = s[y]
     lo = np.searchsorted(s_neg, s_pos, side="left")
     hi = np.searchsorted(s_neg, s_pos, side="right")
     below = cum[:, lo]
-    equal = cum[:, hi] - below
+    half = cum[:, hi]                       # in place, few (B, n) temporaries:
+    half -= below                           # the weight tied with each positive
+    half *= 0.5
+    half += below                           # below + ties / 2
+    total_neg = cum[:, -1].copy()
+    del cum
     w_pos = w[:, y]
-    num = np.einsum("bi,bi->b", w_pos, below + 0.5 * equal)
-    return _div(num, w_pos.sum(axis=1) * cum[:, -1])
+    num = np.einsum("bi,bi->b", w_pos, half)
+    return _div(num, w_pos.sum(axis=1) * total_neg)
 
 
 def binary_metrics(y_true: np.ndarray, p: np.ndarray, *, threshold: float,
