@@ -16,7 +16,7 @@ it imports Ray and gives its workers :func:`ray_worker_env`. No other module rea
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 #: Variables of the driver's environment that Ray workers get too (libraries kept quiet and local).
@@ -50,15 +50,13 @@ def quiet_ray() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
-def ray_worker_env() -> dict[str, str]:
+def ray_worker_env(*, also: Sequence[str] = ()) -> dict[str, str]:
     """The environment variables a Ray worker of this process gets: ``PYTHONPATH`` starting with
-    the folder that holds this ``harness`` (and the working folder when this process imports
-    from it), then this process's own ``PYTHONPATH``; and this process's values of
+    the folder that holds this ``harness``, then the folders ``also`` (where a model's module is
+    imported from), then this process's own ``PYTHONPATH``; and this process's values of
     :data:`RAY_WORKER_ENV`."""
     root = str(Path(__file__).resolve().parent.parent)
-    cwd = os.getcwd()
-    first = [root, *([cwd] if "" in sys.path or cwd in sys.path else [])]
     existing = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = {name: os.environ[name] for name in RAY_WORKER_ENV if name in os.environ}
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(first + existing))
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([root, *also, *existing]))
     return env

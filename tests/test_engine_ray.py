@@ -1,5 +1,6 @@
-"""``--engine ray``: the same audit on a two-node Ray cluster as on the local engine, and a cluster
-that does not answer or a missing Ray stops the run at once with one line.
+"""``--engine ray``: the same audit on a two-node Ray cluster as on the local engine; a model's
+error in a worker (on a Ray of this machine) shows as its one line; and a cluster that does not
+answer or a missing Ray stops the run at once with one line.
 
 The cluster is started with Ray's own command line (a head and a second node, one CPU each),
 without this checkout on its ``PYTHONPATH`` and from another folder, so the workers can import
@@ -102,7 +103,7 @@ class _Cluster:
         for proc in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        end = time.monotonic() + 15
+        end = time.monotonic() + 5
         for proc in self.procs:
             try:
                 proc.wait(timeout=max(0.1, end - time.monotonic()))
@@ -141,6 +142,13 @@ def test_ray_cluster_audit_equals_the_local_engine(dermnet_test, tmp_path):
     finally:
         if cluster is not None:
             cluster.stop()
+    try:  # a Ray of this machine for the run (no --ray-address); a model that fails in a worker
+        small = _manifest(dermnet_test, tmp_path / "small.csv", per_class=1)
+        failed = _harness(["--model", REDNESS_MODEL.replace(":redness", ":wrong_shape"),
+                           "--data", str(small), "--data-root", str(dermnet_test), *AUDIT,
+                           "--out", str(tmp_path / "failed"), "--cache", "none", "--engine",
+                           "ray"], env=driver_env, cwd=tmp_path)
+    finally:
         shutil.rmtree(temp, ignore_errors=True)
     assert on_ray.returncode == 0, on_ray.stderr
     assert on_ray.stderr == ""  # --quiet: nothing of Ray's on the audit's stderr
@@ -160,6 +168,11 @@ def test_ray_cluster_audit_equals_the_local_engine(dermnet_test, tmp_path):
     assert len(pd.read_csv(tmp_path / "ray" / "samples.csv")) == 30
     # The workers' predictions went into the run's cache folder.
     assert list((tmp_path / "cache").rglob("*.seg"))
+    # The worker's UserError reaches the user as its one line, exit 2, as on the local engine.
+    assert failed.returncode == 2, failed.stderr
+    assert failed.stderr.strip().splitlines() == [
+        f"error: {REDNESS_MODEL.replace(':redness', ':wrong_shape')}: returned shape (3,) for a "
+        "batch of 2 images; return (N,) or (N, classes) probabilities"]
 
 
 def test_unreachable_ray_address_stops_the_run_in_one_line(dermnet_test, tmp_path, capsys):

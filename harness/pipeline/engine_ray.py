@@ -18,16 +18,17 @@ the model's output kind is known (a callable's is read from its first batch) one
 time; the kind found is then given to every actor and to the audit's model, so every image is
 read the same way, as the local engine reads them.
 
-Workers import ``harness`` from where the driver does: the folder holding it (and the working
-folder, when the driver imports from it) goes first on the workers' ``PYTHONPATH``, and each actor
-works in the driver's working folder, so relative paths mean the same there (the nodes must see
-the same files). Ray's own output stays out of the audit's stderr.
+Workers import ``harness`` from where the driver does: the folder holding it (and the folder a
+callable model's module is imported from) goes first on the workers' ``PYTHONPATH``, and each
+actor works in the driver's working folder, so relative paths mean the same there (the nodes must
+see the same files). Ray's own output stays out of the audit's stderr.
 """
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ from harness.cache import ArrayCache, RunCache
 from harness.config import AuditConfig
 from harness.environment import quiet_ray, ray_worker_env
 from harness.errors import UserError
-from harness.models.open import open_model
+from harness.models.locate import locate, locate_object
+from harness.models.open import ModelWithSpec, open_model
 from harness.pipeline.chunks import ChunkJob, ChunkResult, run_chunk
 
 #: Seconds to wait for the cluster's head to answer before giving up.
@@ -95,19 +97,23 @@ class ChunkWorker:
         except BaseException as exc:  # raised by ready(), on the driver's side
             self.error = exc
 
-    def ready(self) -> tuple[str, str, str | None]:
-        """The model's ``hash``, ``cache_tag`` and ``output_kind`` (or the opening's error)."""
+    def ready(self) -> tuple[str, str, tuple[str | None, bool]]:
+        """The model's ``hash``, ``cache_tag`` and :meth:`kind` (or the opening's error)."""
         if self.error is not None:
             raise self.error
-        return self.model.hash, self.model.cache_tag, self.model.output_kind
+        return self.model.hash, self.model.cache_tag, self.kind()
 
-    def adopt_output_kind(self, kind: str) -> None:
-        self.model.adopt_output_kind(kind)
+    def kind(self) -> tuple[str | None, bool]:
+        """The model's output kind (None while unknown) and whether it was read from data."""
+        return self.model.output_kind, self.model.output_kind_from_data
 
-    def run(self, indices: list[int]) -> tuple[ChunkResult, str | None]:
-        """One chunk's result, and the output kind the model has settled on."""
+    def adopt_output_kind(self, kind: tuple[str, bool]) -> None:
+        self.model.adopt_output_kind(kind[0], from_data=kind[1])
+
+    def run(self, indices: list[int]) -> tuple[ChunkResult, tuple[str | None, bool]]:
+        """One chunk's result, and the output kind the model has settled on (:meth:`kind`)."""
         result = run_chunk(self.job, indices, model=self.model, cache=self.cache)
-        return result, self.model.output_kind
+        return result, self.kind()
 
 
 class RayEngine:
@@ -150,16 +156,20 @@ class RayEngine:
                     check_reachable(address)
                 try:
                     ray.init(address=address, **quiet)
-                except (ConnectionError, RuntimeError) as exc:
+                except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
                     raise UserError(f"--ray-address {address}: cannot join the Ray cluster there "
                                     f"({_first_line(exc)}); start one with `ray start --head` "
                                     "or leave --ray-address out for a local Ray") from None
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        if cpus < workers:
-            where = "the local Ray" if address is None else f"the Ray cluster at {address}"
-            raise UserError(f"--workers {workers}: {where} has {cpus} CPU(s), one per worker is "
-                            f"needed; give --workers {max(cpus, 1)} or add nodes")
-        self._nodes = self._alive_nodes()
+        try:
+            cpus = int(ray.cluster_resources().get("CPU", 0))
+            if cpus < workers:
+                where = "the local Ray" if address is None else f"the Ray cluster at {address}"
+                raise UserError(f"--workers {workers}: {where} has {cpus} CPU(s), one per worker "
+                                f"is needed; give --workers {max(cpus, 1)} or add nodes")
+            self._nodes = self._alive_nodes()
+        except BaseException:
+            self.close()
+            raise
 
     def describe(self) -> dict:
         if self._ray.is_initialized():
@@ -179,25 +189,27 @@ class RayEngine:
         """The chunks' results, in chunk order. ``model`` is the audit's: the actors' copies must
         match it, and it adopts the output kind they settle on. ``cache`` is not used here: each
         actor has its own on the same folder."""
+        if not chunks:
+            return
         ray = self._ray
-        actors = self._start_actors(job, model=model, n=max(1, min(self.workers, len(chunks))))
+        actors = self._start_actors(job, model=model, n=min(self.workers, len(chunks)))
         try:
-            kind = model.output_kind
-            if kind is not None:
+            kind = (model.output_kind, model.output_kind_from_data)
+            if kind[0] is not None:
                 for actor in actors:
                     actor.adopt_output_kind.remote(kind)
             pending: deque = deque()
             submitted = 0
             while submitted < len(chunks) or pending:
-                window = IN_FLIGHT_PER_WORKER * len(actors) if kind is not None else 1
+                window = IN_FLIGHT_PER_WORKER * len(actors) if kind[0] is not None else 1
                 while submitted < len(chunks) and len(pending) < window:
                     actor = actors[submitted % len(actors)]
                     pending.append(actor.run.remote(chunks[submitted]))
                     submitted += 1
                 result, found = _get(ray, pending.popleft())
-                if kind is None and found is not None:
+                if kind[0] is None and found[0] is not None:
                     kind = found
-                    model.adopt_output_kind(kind)
+                    model.adopt_output_kind(kind[0], from_data=kind[1])
                     for actor in actors:  # runs before each actor's next chunk
                         actor.adopt_output_kind.remote(kind)
                 yield result
@@ -215,8 +227,9 @@ class RayEngine:
                             f"the Ray workers ({_first_line(exc)}); give it as a file or "
                             "module:function") from None
         job_ref = ray.put(job)
+        root = import_root(opening.model)
         worker = ray.remote(num_cpus=1)(ChunkWorker).options(
-            runtime_env={"env_vars": ray_worker_env()})
+            runtime_env={"env_vars": ray_worker_env(also=[root] if root else [])})
         actors = [worker.remote(opening_ref, job_ref, cwd=os.getcwd()) for _ in range(n)]
         try:
             try:
@@ -226,6 +239,9 @@ class RayEngine:
                                 " every node needs this DermaTrace, its dependencies and the data"
                                 " at the same paths") from None
             for found in opened:
+                kind = found[2]  # known before any batch: from the sidecar or the model's facts
+                if kind[0] is not None and model.output_kind is None:
+                    model.adopt_output_kind(kind[0], from_data=kind[1])
                 if found[:2] != (model.hash, model.cache_tag):
                     if not isinstance(opening.model, (str, Path)):
                         raise UserError(
@@ -269,6 +285,28 @@ def parse_address(address: str) -> tuple[str, int]:
         raise UserError(f"--ray-address {address!r}: expected host:port of a Ray cluster's head "
                         "(e.g. 127.0.0.1:6379) or auto")
     return host, int(port)
+
+
+def import_root(model: Any) -> str | None:
+    """The folder on ``sys.path`` that a callable model's module is imported from
+    (``pkg.mod:function``, or a function of a module given to the Python API), for the workers'
+    ``PYTHONPATH``; None for other models and for functions of ``__main__`` (those travel by
+    value)."""
+    if isinstance(model, ModelWithSpec):
+        model = model.model
+    try:
+        src = locate(str(model)) if isinstance(model, (str, Path)) else locate_object(model)
+    except UserError:
+        return None
+    if src.format != "callable" or not src.module or src.module == "__main__":
+        return None
+    file = src.path or getattr(sys.modules.get(src.module), "__file__", None)
+    if not file:
+        return None
+    folder = Path(file).absolute().parent
+    for _ in range(src.module.count(".") + (Path(file).name == "__init__.py")):
+        folder = folder.parent
+    return str(folder)
 
 
 def _import_ray():
