@@ -212,3 +212,16 @@ def test_missing_ray_gives_the_install_hint(dermnet_test, tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip() == "error: --engine ray needs Ray: pip install 'dermatrace[ray]'"
+
+
+def test_workers_import_a_callable_models_module_from_where_the_driver_does():
+    from callable_models import redness
+    from harness.environment import ray_worker_env
+    from harness.pipeline.engine_ray import import_root
+
+    tests = str(REPO / "tests")
+    assert import_root("callable_models:redness") == tests  # module:function, found on sys.path
+    assert import_root(redness) == tests                     # the function itself (Python API)
+    assert import_root(REDNESS_MODEL) is None                # a file: loaded by its path
+    env = ray_worker_env(also=[tests])
+    assert env["PYTHONPATH"].split(os.pathsep)[:2] == [str(REPO), tests]
