@@ -158,8 +158,9 @@ class RayEngine:
                     ray.init(address=address, **quiet)
                 except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
                     raise UserError(f"--ray-address {address}: cannot join the Ray cluster there "
-                                    f"({_first_line(exc)}); start one with `ray start --head` "
-                                    "or leave --ray-address out for a local Ray") from None
+                                    f"({_first_line(exc)}); check the address and, if the "
+                                    "cluster uses token authentication, its token "
+                                    "(RAY_AUTH_TOKEN)") from None
         try:
             cpus = int(ray.cluster_resources().get("CPU", 0))
             if cpus < workers:
