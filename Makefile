@@ -1,5 +1,6 @@
 # DermaTrace — `make demo` runs the whole story on synthetic skin; `make test` runs the tests.
-# Both create .venv when it is missing and install the project into it.
+# Both create .venv when it is missing and install the project into it (with Ray, for the
+# tests of --engine ray).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,6 +9,7 @@ STAMP  := $(VENV)/.dermatrace-installed
 
 # Libraries that phone home on import or write into the home folder: keep them local and quiet.
 export NO_ALBUMENTATIONS_UPDATE := 1
+export RAY_USAGE_STATS_ENABLED := 0
 export KERAS_HOME := $(CURDIR)/.cache/keras
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DermaTrace needs Python >= 3.11 (set PYTHON=python3.11)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,ray]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Libraries that write into the home folder or phone home on import: keep them quiet and local.
 _SCRATCH = Path(tempfile.gettempdir()) / "dermatrace-test-home"
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("KERAS_HOME", str(_SCRATCH / "keras"))
 os.environ.setdefault("MPLCONFIGDIR", str(_SCRATCH / "mpl"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -176,12 +176,21 @@ class LoadedModel:
             "output_kind": self._kind,
         }
 
-    def adopt_output_kind(self, kind: str) -> None:
-        """Record an output kind decided earlier for this model (e.g. stored in the cache)."""
+    @property
+    def output_kind_from_data(self) -> bool:
+        """True when the output kind was read from the outputs of a first batch (no sidecar
+        ``output``, no final activation to tell): later batches are checked against it."""
+        return self._kind_from_data
+
+    def adopt_output_kind(self, kind: str, *, from_data: bool = False) -> None:
+        """Record an output kind decided earlier for this model (e.g. stored in the cache; or,
+        ``from_data``, read from a first batch by another copy of the model, so that later
+        batches are checked here as they are there)."""
         if kind not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {kind!r}")
         if self._kind is None:
             self._kind = kind
+            self._kind_from_data = from_data
 
     # -- loading ------------------------------------------------------------------------------
 
