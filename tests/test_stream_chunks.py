@@ -1,7 +1,7 @@
 """A streamed audit's results do not depend on how its images are cut into chunks, nor on the
 number of workers: the same results.json (apart from timings and the engine's description), the
 same samples.csv and the same thumbnails, for chunk sizes 7, 64 and the default, on real
-photographs with unusable files among them, a Keras model explained by Grad-CAM, and a K-class
+photographs with unusable files among them, MobileNetV2 explained by Grad-CAM, and a K-class
 model on arrays."""
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import pytest
 
 import harness
 from harness.pipeline.chunks import DEFAULT_CHUNK_SIZE
-from model_factories import tiny_convnet, write_sidecar
 
 
 def _results(run: Path) -> dict:
@@ -33,12 +32,12 @@ def _thumbs(run: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def photos(dermnet_test, tmp_path_factory) -> Path:
-    """40 real DermNet NZ photographs in class folders, with a truncated JPEG and an empty file
+    """34 real DermNet NZ photographs in class folders, with a truncated JPEG and an empty file
     among them (skipped, and shifting every later image's position across chunk boundaries)."""
     root = tmp_path_factory.mktemp("stream") / "data"
     for label in ("atopic_dermatitis", "eczema"):
         (root / label).mkdir(parents=True)
-        for f in sorted((dermnet_test / label).glob("*.jpg"))[:20]:
+        for f in sorted((dermnet_test / label).glob("*.jpg"))[:17]:
             shutil.copyfile(f, root / label / f.name)
     first = sorted((root / "eczema").glob("*.jpg"))[0]
     (root / "eczema" / "aaa-truncated.jpg").write_bytes(first.read_bytes()[:400])
@@ -46,23 +45,17 @@ def photos(dermnet_test, tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def keras_model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
-    tiny_convnet(size=64).save(path)
-    write_sidecar(path, class_names=["atopic_dermatitis", "eczema"], positive_class="eczema",
-                  preprocessing="none", input_size=[64, 64])
-    return path
-
-
 def _audit(model, data, out: Path, **kw):
     return harness.audit(model=model, data=data, out=out, cache=None, quiet=True, n_boot=50,
                          **kw)
 
 
-def test_chunk_size_and_workers_do_not_change_what_is_found(photos, keras_model, tmp_path):
-    options = dict(perturbations=["brightness_up", "blur", "redness"], severities=[2],
-                   gradcam="all")
+def test_chunk_size_and_workers_do_not_change_what_is_found(photos, nested_mobilenet, tmp_path):
+    # MobileNetV2 through TensorFlow gives the image in the last place of a padded batch other
+    # bits than the same image elsewhere in it: the audit must put each image in the same place
+    # whatever the chunk size (a chunk of 7 cuts the batches of 32 elsewhere).
+    keras_model = nested_mobilenet
+    options = dict(perturbations=["blur", "redness"], severities=[2], gradcam=6)
     runs = {}
     for name, extra in (("default", {}), ("seven", {"chunk_size": 7, "workers": 3}),
                         ("sixty-four", {"chunk_size": 64, "workers": 1})):
@@ -72,8 +65,8 @@ def test_chunk_size_and_workers_do_not_change_what_is_found(photos, keras_model,
     # the unusable files are skipped and named, the rest audited, Grad-CAM on every image
     skipped = {s["file"] for s in base["dataset"]["skipped"]}
     assert {"eczema/aaa-truncated.jpg", "atopic_dermatitis/atopic-dermatitis-0010b.jpg"} <= skipped
-    assert base["dataset"]["n_images"] == 40
-    assert base["gradcam"]["available"] and base["gradcam"]["n_images"] == 40
+    assert base["dataset"]["n_images"] == 34
+    assert base["gradcam"]["explainer"] == "gradcam" and base["gradcam"]["n_images"] == 6
     engines = {json.loads((r / "results.json").read_text())["engine"]["chunk_size"]
                for r in runs.values()}
     assert engines == {DEFAULT_CHUNK_SIZE, 7, 64}
@@ -82,7 +75,7 @@ def test_chunk_size_and_workers_do_not_change_what_is_found(photos, keras_model,
         assert (runs[name] / "samples.csv").read_bytes() == \
             (runs["default"] / "samples.csv").read_bytes(), name
         assert _thumbs(runs[name]) == _thumbs(runs["default"]), name
-    assert len(_thumbs(runs["default"])) > 40  # clean images, strips, the Grad-CAM gallery
+    assert len(_thumbs(runs["default"])) > 34 + 6  # clean images, strips, the Grad-CAM gallery
 
 
 def test_kclass_arrays_in_chunks(tmp_path):

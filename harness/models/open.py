@@ -263,7 +263,8 @@ class LoadedModel:
         """float32 batch after the preprocessing the spec names (``"none"``: pixels 0..255)."""
         return preprocess_images(images, self.spec.preprocessing)
 
-    def predict_proba(self, images: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+    def predict_proba(self, images: np.ndarray, *, batch_size: int = 32,
+                      slots: np.ndarray | None = None) -> np.ndarray:
         """Probability of the positive class for each image.
 
         Parameters
@@ -273,6 +274,13 @@ class LoadedModel:
         batch_size : int
             Forward batch size; the last batch is padded to it so the compiled function keeps one
             input shape.
+        slots : (N,) ints in ``[0, batch_size)``, optional
+            Where in its forward batch each image goes (the rest of the batch is zeros), for a
+            model whose batches are padded (Keras, TFLite, ONNX). A forward batch of a fixed shape
+            gives an image the same output whatever its companions, but not whatever its place:
+            an audit puts every image at the place its dataset position gives it, so that its
+            probability does not depend on how the images were cut into chunks, on a resumed
+            run's cache hits, or on the engine. Ignored for callables (not padded).
 
         Returns
         -------
@@ -282,20 +290,22 @@ class LoadedModel:
         if self.kclass:
             raise ValueError(f"{self.path}: a K-class model has no positive class; use "
                              "predict_class_probabilities")
-        return self._predict(images, batch_size=batch_size, every_class=False)
+        return self._predict(images, batch_size=batch_size, every_class=False, slots=slots)
 
-    def predict_class_probabilities(self, images: np.ndarray, *,
-                                    batch_size: int = 32) -> np.ndarray:
+    def predict_class_probabilities(self, images: np.ndarray, *, batch_size: int = 32,
+                                    slots: np.ndarray | None = None) -> np.ndarray:
         """The probability of every class for each image, in ``spec.class_names`` order.
 
         Returns
         -------
         np.ndarray
-            float64 (N, K); for one sigmoid output, ``[1 - p, p]``.
+            float64 (N, K); for one sigmoid output, ``[1 - p, p]``. ``slots``: as
+            :meth:`predict_proba`.
         """
-        return self._predict(images, batch_size=batch_size, every_class=True)
+        return self._predict(images, batch_size=batch_size, every_class=True, slots=slots)
 
-    def _predict(self, images: np.ndarray, *, batch_size: int, every_class: bool) -> np.ndarray:
+    def _predict(self, images: np.ndarray, *, batch_size: int, every_class: bool,
+                 slots: np.ndarray | None = None) -> np.ndarray:
         images = self._check_images(images)
         if not self.spec.class_names:
             raise ValueError(
@@ -310,20 +320,21 @@ class LoadedModel:
             return np.empty(shape, dtype=np.float64)
         backend = self.load()._backend
         out = np.empty(shape, dtype=np.float64)
-        for start in range(0, n, batch_size):
-            chunk = images[start : start + batch_size]
+        placed = slots is not None and backend.pads
+        for idx, where in _forward_batches(n, batch_size, slots if placed else None):
+            chunk = images[idx]
             m = len(chunk)
             if backend.wants_uint8 and self.spec.preprocessing == "none":
                 x = chunk
             else:
                 x = self.preprocess(chunk)
-            if backend.pads and m < batch_size:
+            if backend.pads and (m < batch_size or placed):
                 padded = np.zeros((batch_size, *x.shape[1:]), dtype=x.dtype)
-                padded[:m] = x
+                padded[where] = x
                 x = padded
-            raw = np.asarray(backend.forward(x), dtype=np.float64)[:m]
+            raw = np.asarray(backend.forward(x), dtype=np.float64)[where]
             probs = self._interpret(raw)
-            out[start : start + m] = (class_probabilities(probs) if every_class else
+            out[idx] = (class_probabilities(probs) if every_class else
                                       positive_probability(probs, self.spec.class_names,
                                                            self.spec.positive_class))
         return out
@@ -506,3 +517,21 @@ def _store_facts(cache: ArrayCache | None, digest: str, facts: dict) -> None:
 
 
 __all__ = ["FORMATS", "LoadedModel", "ModelSpec", "ModelWithSpec", "model_hash", "open_model"]
+
+
+def _forward_batches(n: int, batch_size: int, slots: np.ndarray | None):
+    """``(images, places)`` of each forward batch: consecutive images; with ``slots``, a batch
+    ends where a slot does not rise (each image then sits at its own slot)."""
+    if slots is None:
+        for start in range(0, n, batch_size):
+            idx = np.arange(start, min(start + batch_size, n))
+            yield idx, np.arange(idx.size)
+        return
+    slots = np.asarray(slots, dtype=np.int64)
+    if slots.shape != (n,) or (n and (slots.min() < 0 or slots.max() >= batch_size)):
+        raise ValueError(f"slots must be {n} ints in [0, {batch_size}), got {slots!r}")
+    start = 0
+    for i in range(1, n + 1):
+        if i == n or slots[i] <= slots[i - 1]:
+            yield np.arange(start, i), slots[start:i]
+            start = i

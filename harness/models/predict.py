@@ -40,6 +40,7 @@ def predict_cached(
     cache: ArrayCache,
     batch_size: int = 32,
     progress: bool = False,
+    positions: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Positive-class probabilities of a batch, computed only for images not in the cache.
 
@@ -61,6 +62,12 @@ def predict_cached(
         Forward batch size; the cache is written after every batch (a killed run resumes).
     progress : bool
         Show a tqdm bar over the images being computed.
+    positions : sequence of int, optional
+        Each image's position in the dataset. The missing images are then run in the forward
+        batches their positions give them (positions ``32k .. 32k+31`` together at batch size
+        32), each at its own place in the batch (``LoadedModel.predict_proba``'s ``slots``), so
+        that a prediction is the same bits however the dataset was cut into chunks, whichever
+        images were already cached, and on whichever engine.
 
     Returns
     -------
@@ -103,13 +110,14 @@ def predict_cached(
 
         bar = tqdm(total=len(missing), desc=f"predict {variant}", unit="img", leave=False)
     try:
-        for start in range(0, len(missing), batch_size):
-            idx = np.asarray(missing[start : start + batch_size])
+        for idx in _groups(missing, positions, batch_size):
+            where = {} if positions is None else {
+                "slots": np.asarray(positions)[idx] % batch_size}
             if kclass:
-                p = model.predict_class_probabilities(batch[idx], batch_size=batch_size)
+                p = model.predict_class_probabilities(batch[idx], batch_size=batch_size, **where)
                 cache.put_many(namespace, {keys[i]: v.copy() for i, v in zip(idx, p)})
             else:
-                p = model.predict_proba(batch[idx], batch_size=batch_size)
+                p = model.predict_proba(batch[idx], batch_size=batch_size, **where)
                 cache.put_many(namespace, {keys[i]: np.float64(v) for i, v in zip(idx, p)})
             out[idx] = p
             if stored is None and model.output_kind is not None:
@@ -123,3 +131,19 @@ def predict_cached(
     return out
 
 
+def _groups(missing: list[int], positions: Sequence[int] | None, batch_size: int):
+    """The missing images' forward batches: ``batch_size`` at a time, or, with ``positions``,
+    those sharing a forward batch of the dataset (``position // batch_size``)."""
+    if positions is None:
+        for start in range(0, len(missing), batch_size):
+            yield np.asarray(missing[start:start + batch_size])
+        return
+    pos = np.asarray(positions, dtype=np.int64)
+    group: list[int] = []
+    for i in missing:
+        if group and pos[i] // batch_size != pos[group[-1]] // batch_size:
+            yield np.asarray(group)
+            group = []
+        group.append(i)
+    if group:
+        yield np.asarray(group)

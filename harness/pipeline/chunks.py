@@ -77,6 +77,7 @@ class ChunkHead:
     images: np.ndarray            # (n, H, W, 3) uint8, the usable images
     hashes: list[str]             # their content hashes
     keys: list[str]               # their cache keys (``inputs.image_key``)
+    positions: list[int]          # their candidate positions (their places in forward batches)
     tone: pd.DataFrame            # their skin tone (``subgroups.estimate_skin_tone``)
     thumbs: list[bytes] | None    # their thumbnails (JPEG) when the run writes them
     timer: Timer = field(default_factory=Timer)
@@ -116,6 +117,7 @@ def prepare_chunk(job: ChunkJob, indices: list[int], *, model, cache: ArrayCache
     with timer.stage("load_data"):
         decoded = job.source.decode(indices)
     usable = [d for d in decoded if d.reason is None]
+    positions = [i for i, d in zip(indices, decoded) if d.reason is None]
     width, height = job.source.size
     images = (np.stack([d.image for d in usable]) if usable
               else np.zeros((0, height, width, 3), dtype=np.uint8))
@@ -130,8 +132,8 @@ def prepare_chunk(job: ChunkJob, indices: list[int], *, model, cache: ArrayCache
         with timer.stage("write"):
             thumbs = [thumbnail_bytes(im) for im in images]
     stripped = [replace(d, image=None) for d in decoded]
-    yield ChunkHead(decoded=stripped, images=images, hashes=hashes, keys=keys, tone=tone,
-                    thumbs=thumbs, timer=timer)
+    yield ChunkHead(decoded=stripped, images=images, hashes=hashes, keys=keys,
+                    positions=positions, tone=tone, thumbs=thumbs, timer=timer)
     if not usable or not job.variants:
         return
     masks = RegionMasks(images, timer, skin_tone=job.skin_tone, found=found)
@@ -152,9 +154,9 @@ def predict_part(model, head: ChunkHead, part: VariantPart | None, *, cache: Arr
     """The model half for the clean images (``part`` None) or one variant of a chunk."""
     if part is None:
         return predict_cached(model, head.images, image_keys=head.keys, variant="clean",
-                              cache=cache, batch_size=batch_size)
+                              cache=cache, batch_size=batch_size, positions=head.positions)
     return predict_cached(model, _images_of(part), image_keys=head.keys, variant=part.key,
-                          cache=cache, batch_size=batch_size)
+                          cache=cache, batch_size=batch_size, positions=head.positions)
 
 
 def _images_of(part: VariantPart):

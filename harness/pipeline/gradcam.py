@@ -256,7 +256,7 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, revisit: Revisit,
         sel = gradcam_selection(cfg.gradcam, groups, len(variants), cfg.seed,
                                 passes_per_map=explainer.passes_per_map)
         batch = explainer.passes_per_map or cfg.batch_size  # occlusion: one image per call
-        cam = _fixed_batch(explainer, n=sel.size, batch=batch)
+        cam, step = _fixed_batch(explainer, n=sel.size, batch=batch)
         # Explain the same class on clean and perturbed images: the positive class, or for a
         # K-class model each image's clean top class.
         if class_probs is None:
@@ -293,7 +293,7 @@ def gradcam_stage(*, cfg: AuditConfig, model: LoadedModel, revisit: Revisit,
         drifts: dict[str, dict[str, list]] = {v.name: {} for v in variants}
         kept: dict[str, list] = {}
         clean_kept: list = []
-        parts = [np.arange(i, min(i + PART, sel.size)) for i in range(0, sel.size, PART)]
+        parts = [np.arange(i, min(i + step, sel.size)) for i in range(0, sel.size, step)]
         desc = "grad-cam" if explainer.name == "gradcam" else "occlusion"
         for part in progress_bar(parts, progress=progress, desc=desc, unit="part"):
             idx, keys = sel[part], [image_keys[i] for i in sel[part]]
@@ -425,13 +425,15 @@ class _FixedBatchCam:
 
 
 def _fixed_batch(explainer: "_Explainer", *, n: int, batch: int):
-    """The explainer's heatmap maker. Grad-CAM at the batch it would use for all ``n`` selected
-    images at once (``batch``, or the next power of two at or above ``n`` when fewer), fixed;
-    occlusion as it is (each map is its own batches of forward passes)."""
+    """The explainer's heatmap maker and the images explained per part. Grad-CAM at the batch
+    it would use for all ``n`` selected images at once (``batch``, or the next power of two at or
+    above ``n`` when fewer), fixed, with parts a whole number of such batches (every image keeps
+    its place in its batch); occlusion as it is (each map is its own batches of forward
+    passes)."""
     if explainer.name != "gradcam":
-        return _CamProxy(explainer.get)
+        return _CamProxy(explainer.get), PART
     size = batch if n >= batch else 1 << max(0, (n - 1).bit_length())
-    return _CamProxy(lambda: _FixedBatchCam(explainer.get(), size))
+    return _CamProxy(lambda: _FixedBatchCam(explainer.get(), size)), size * -(-PART // size)
 
 
 class _CamProxy:
