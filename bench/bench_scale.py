@@ -19,10 +19,11 @@ perturbation families at severities 1 and 3, no Grad-CAM, no cache. Measured per
 - RSS per image and the peak's ratio to that at the smallest size (1.0 everywhere = bounded).
 
 ``--chunk-size``, ``--workers``, ``--engine ray`` and ``--ray-address`` are passed to
-``harness run`` only when given here; a size whose in-memory audit would not fit in the
-machine's available memory is skipped unless ``--force`` (the pipeline without ``--chunk-size``
-holds the whole dataset and its working arrays in memory: 7.3 GB at its peak for 1,000 images at
-384 px, about 7 MB more per image).
+``harness run`` only when given here. The bench also measures a revision of the harness from
+before audits were streamed (``PYTHONPATH`` pointing at its checkout): that pipeline held the
+whole dataset and its working arrays in memory (7.3 GB at its peak for 1,000 images at 384 px,
+about 7 MB more per image), so a size that would not fit in the machine's available memory is
+skipped for it unless ``--force``.
 
 Usage::
 
