@@ -37,6 +37,11 @@ class FileSource:
         """The labels of the planned candidates (before decoding), sorted, without ``""``."""
         return sorted({e.label for e in self.plan.entries if e.label})
 
+    @property
+    def extra_columns(self) -> list[str]:
+        """The manifest's extra columns (e.g. ``fitzpatrick``), known before any image is read."""
+        return [] if self.plan.extra is None else [str(c) for c in self.plan.extra.columns]
+
     def decode(self, indices: Sequence[int]) -> list[Decoded]:
         """The candidates ``indices`` decoded at ``size`` (unusable ones carry their reason)."""
         with decoding_warnings():
@@ -61,6 +66,11 @@ class ArraySource:
     @property
     def planned_labels(self) -> list[str]:
         return sorted({self.plan.data.labels[i] for i in self.plan.kept if self.plan.data.labels[i]})
+
+    @property
+    def extra_columns(self) -> list[str]:
+        extra = self.plan.data.extra
+        return [] if extra is None else [str(c) for c in extra.columns]
 
     def decode(self, indices: Sequence[int]) -> list[Decoded]:
         return [decode_array(self.plan.data, self.plan.kept[i], self.size) for i in indices]

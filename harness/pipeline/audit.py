@@ -26,7 +26,7 @@ from harness.pipeline.engines import make_engine
 from harness.pipeline.inputs import model_stage
 from harness.pipeline.revisit import Revisit
 from harness.pipeline.skin_tone import grouping_names, skin_tone_stage
-from harness.pipeline.stream import extra_columns, plan_stage, stream_stage
+from harness.pipeline.stream import plan_stage, stream_stage
 from harness.pipeline.thumbnails import write_thumbnails
 from harness.pipeline.timer import Timer
 from harness.pipeline.write import check_output_folder, results_config, samples_table
@@ -58,11 +58,11 @@ def run_audit(cfg: AuditConfig, *, progress: bool = False,
     variants = ladder(cfg.perturbations, cfg.severities) if cfg.perturbations else []
     if gates is not None:  # a gate file this run cannot answer fails now, not after the audit
         check_gates(gates, variants=[v.name for v in variants],
-                    groupings=grouping_names(extra_columns(source), cfg.label_groupings),
+                    groupings=grouping_names(source.extra_columns, cfg.label_groupings),
                     audit={"audit": "kclass" if model.kclass else "binary",
                            "class_names": list(model.spec.class_names) if model.kclass else []})
     else:  # a label grouping the manifest lacks fails now too
-        grouping_names(extra_columns(source), cfg.label_groupings)
+        grouping_names(source.extra_columns, cfg.label_groupings)
     engine = make_engine(cfg)
     try:
         streamed = stream_stage(cfg, source=source, model=model, variants=variants,

@@ -76,12 +76,6 @@ def plan_stage(cfg: AuditConfig, *, model: LoadedModel, cache: ArrayCache,
     return source, model
 
 
-def extra_columns(source: ImageSource) -> list[str]:
-    """The manifest's (or the arrays') extra columns, known before any image is read."""
-    extra = source.plan.extra if hasattr(source.plan, "entries") else source.plan.data.extra
-    return [] if extra is None else [str(c) for c in extra.columns]
-
-
 def stream_stage(cfg: AuditConfig, *, source: ImageSource, model: LoadedModel, variants: list,
                  engine, cache: ArrayCache, out: Path, timer: Timer, progress: bool,
                  log: Callable[[str], None]) -> Streamed:
