@@ -20,7 +20,7 @@ import numpy as np
 from harness.results.variants import families_of
 from ..errors import UserError
 from .audit_inputs import MISSING_GROUP, check_options, clean_groupings, ordered_groups
-from .bootstrap import percentile_interval, resample_blocks, weight_blocks
+from .bootstrap import percentile_interval, resample_blocks
 from .catalogue import CATALOGUE, CLASS_METRICS
 from .entries import (WILSON_RULE, by_cell, metric_entry, small_group_rule, too_few_of_class,
                       too_few_of_each)
@@ -28,7 +28,7 @@ from .gaps import gaps_by_variant
 from .multiclass import (TOP_K, class_aucs, kclass_columns, kclass_flip_columns, kclass_from_sums,
                          kclass_metric_names, macro_mean)
 from .rates import ECE_BINS
-from .replicates import FLIP_STATS, Replicates, one_blas_thread, variant_sums
+from .replicates import FLIP_STATS, Replicates, cell_blocks, variant_sums
 from .robustness import DROP_METRICS, corruption_error, robustness_by_variant, severity_curves
 
 SCHEMA_ID = "dermatrace.metrics/1"
@@ -162,39 +162,33 @@ def kclass_replicates(*, y: np.ndarray, P: np.ndarray, variants: list[str], cell
     flips = np.zeros((V, C, n_flip, R))
     flip_counts = np.zeros((V, C, 3))
     confusion = np.zeros((V, C, k, k))
-    whole = [idx.size == y.size and np.array_equal(idx, np.arange(y.size)) for idx in members]
-    with one_blas_thread():                          # see harness.metrics.replicates
-        for start, stop, w in weight_blocks(weights):
-            rows = slice(start, stop)
-            for c, idx in enumerate(members):
-                yc = y[idx]
-                wc = w if whole[c] else w[:, idx]         # a cell of every image needs no copy
+    for start, rows, c, idx, wc in cell_blocks(weights, members, y.size):
+        yc = y[idx]
 
-                def columns(v, yc=yc, idx=idx):
-                    cols = np.zeros((idx.size, width))
-                    cols[:, :ncol] = kclass_columns(yc, P[v, idx], top_k=top_k,
-                                                    ece_bins=ece_bins)
+        def columns(v, yc=yc, idx=idx):
+            cols = np.zeros((idx.size, width))
+            cols[:, :ncol] = kclass_columns(yc, P[v, idx], top_k=top_k, ece_bins=ece_bins)
+            if v:
+                cols[:, ncol:] = kclass_flip_columns(yc, P[0, idx], P[v, idx])
+            return cols
+
+        sums = variant_sums(wc, columns, n_variants=V, width=width)
+        n_w = sums[:, 0, :k * k].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for v in range(V):
+                m = kclass_from_sums(sums[:, v, :ncol], k=k, ece_bins=ece_bins)
+                aucs = class_aucs(yc, P[v, idx], wc)              # (rows, K)
+                m["roc_auc"] = macro_mean(aucs)
+                values[v, c, :n_cell, rows] = np.stack([m[a] for a in axis[:n_cell]])
+                for j, key in enumerate(CLASS_KEYS):
+                    per_class = aucs if key == "roc_auc" else m[key]  # (rows, K)
+                    values[v, c, n_cell + j * k:n_cell + (j + 1) * k, rows] = per_class.T
+                if v:
+                    flips[v, c, :, rows] = (sums[:, v, ncol:] / n_w[:, None]).T
+                if start == 0:
+                    confusion[v, c] = m["confusion"][0]
                     if v:
-                        cols[:, ncol:] = kclass_flip_columns(yc, P[0, idx], P[v, idx])
-                    return cols
-
-                sums = variant_sums(wc, columns, n_variants=V, width=width)
-                n_w = sums[:, 0, :k * k].sum(axis=1)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    for v in range(V):
-                        m = kclass_from_sums(sums[:, v, :ncol], k=k, ece_bins=ece_bins)
-                        aucs = class_aucs(yc, P[v, idx], wc)              # (rows, K)
-                        m["roc_auc"] = macro_mean(aucs)
-                        values[v, c, :n_cell, rows] = np.stack([m[a] for a in axis[:n_cell]])
-                        for j, key in enumerate(CLASS_KEYS):
-                            per_class = aucs if key == "roc_auc" else m[key]  # (rows, K)
-                            values[v, c, n_cell + j * k:n_cell + (j + 1) * k, rows] = per_class.T
-                        if v:
-                            flips[v, c, :, rows] = (sums[:, v, ncol:] / n_w[:, None]).T
-                        if start == 0:
-                            confusion[v, c] = m["confusion"][0]
-                            if v:
-                                flip_counts[v, c] = sums[0, v, ncol:ncol + 3]
+                        flip_counts[v, c] = sums[0, v, ncol:ncol + 3]
     rep = Replicates(cells=cells, members=members, variants=variants, values=values, flips=flips,
                      counts=np.zeros((V, C, 4)), flip_counts=flip_counts, metric_names=axis)
     return rep, confusion

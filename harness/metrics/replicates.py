@@ -83,38 +83,44 @@ def compute_replicates(*, y: np.ndarray, P: np.ndarray, variants: list[str], cel
     counts = np.zeros((V, C, 4))
     flip_counts = np.zeros((V, C, 3))
     width = n_suff + n_flip
-    whole = [_every_image(idx, y.size) for idx in members]
-    with one_blas_thread():                          # see the module docstring
-        for start, stop, w in weight_blocks(weights):
-            rows = slice(start, stop)
-            for c, idx in enumerate(members):
-                yc = y[idx]
-                wc = w if whole[c] else w[:, idx]         # a cell of every image needs no copy
+    for start, rows, c, idx, wc in cell_blocks(weights, members, y.size):
+        yc = y[idx]
 
-                def columns(v, yc=yc, idx=idx):
-                    cols = np.zeros((idx.size, width))
-                    cols[:, :n_suff] = sufficient_columns(yc, P[v, idx], threshold=threshold,
-                                                          ece_bins=ece_bins)
+        def columns(v, yc=yc, idx=idx):
+            cols = np.zeros((idx.size, width))
+            cols[:, :n_suff] = sufficient_columns(yc, P[v, idx], threshold=threshold,
+                                                  ece_bins=ece_bins)
+            if v:
+                cols[:, n_suff:] = flip_columns(yc, P[0, idx], P[v, idx], threshold=threshold)
+            return cols
+
+        sums = variant_sums(wc, columns, n_variants=V, width=width)
+        n_w = sums[:, 0, 2] + sums[:, 0, 3]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for v in range(V):
+                m = metrics_from_stats(sums[:, v, :n_suff], ece_bins=ece_bins)
+                m["roc_auc"] = weighted_auc(yc, P[v, idx], wc)
+                values[v, c, :, rows] = np.stack([m[name] for name in METRICS])
+                if v:
+                    flips[v, c, :, rows] = (sums[:, v, n_suff:] / n_w[:, None]).T
+                if start == 0:
+                    counts[v, c] = [m["tp"][0], m["fp"][0], m["fn"][0], m["tn"][0]]
                     if v:
-                        cols[:, n_suff:] = flip_columns(yc, P[0, idx], P[v, idx],
-                                                        threshold=threshold)
-                    return cols
-
-                sums = variant_sums(wc, columns, n_variants=V, width=width)
-                n_w = sums[:, 0, 2] + sums[:, 0, 3]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    for v in range(V):
-                        m = metrics_from_stats(sums[:, v, :n_suff], ece_bins=ece_bins)
-                        m["roc_auc"] = weighted_auc(yc, P[v, idx], wc)
-                        values[v, c, :, rows] = np.stack([m[name] for name in METRICS])
-                        if v:
-                            flips[v, c, :, rows] = (sums[:, v, n_suff:] / n_w[:, None]).T
-                        if start == 0:
-                            counts[v, c] = [m["tp"][0], m["fp"][0], m["fn"][0], m["tn"][0]]
-                            if v:
-                                flip_counts[v, c] = sums[0, v, n_suff:n_suff + 3]
+                        flip_counts[v, c] = sums[0, v, n_suff:n_suff + 3]
     return Replicates(cells=cells, members=members, variants=variants, values=values,
                       flips=flips, counts=counts, flip_counts=flip_counts)
+
+
+def cell_blocks(weights, members: list[np.ndarray], n: int):
+    """``(start, rows, c, idx, wc)`` for every block of replicate rows (``weight_blocks``) and
+    every cell ``c`` with image indices ``idx``: ``wc`` is the cell's slice of the block's
+    weights (no copy for a cell of every image). The products run on one BLAS thread meanwhile
+    (see the module docstring)."""
+    whole = [_every_image(idx, n) for idx in members]
+    with one_blas_thread():
+        for start, stop, w in weight_blocks(weights):
+            for c, idx in enumerate(members):
+                yield start, slice(start, stop), c, idx, (w if whole[c] else w[:, idx])
 
 
 def variant_sums(w: np.ndarray, columns, *, n_variants: int, width: int) -> np.ndarray:
