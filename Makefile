@@ -39,7 +39,7 @@ browser:
 	  echo "chromium or chromium-driver is not installed and could not be installed: the browser tests will be skipped"
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=25
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -41,6 +41,21 @@ def dermnet_test(shared_data) -> Path:
 
 
 @pytest.fixture(scope="session")
+def dermnet_subset(dermnet_test, tmp_path_factory) -> Path:
+    """The first 20 DermNet NZ test photographs of each class (sorted), copied to a session
+    folder with the same ``{eczema,atopic_dermatitis}/`` layout: real images at a third of the
+    cost, for tests that run a full-size model over them."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("dermnet_subset")
+    for klass in sorted(d for d in dermnet_test.iterdir() if d.is_dir()):
+        (root / klass.name).mkdir()
+        for f in sorted(klass.glob("*.jpg"))[:20]:
+            shutil.copyfile(f, root / klass.name / f.name)
+    return root
+
+
+@pytest.fixture(scope="session")
 def fitzpatrick17k(shared_data) -> Path:
     """Fitzpatrick17k folder with ``labels.csv`` and ``images/``."""
     return shared_data / "skin_tone_labeled" / "fitzpatrick17k_train"
@@ -250,7 +265,8 @@ def dermnet_small_run(dermnet_test, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_story(tmp_path_factory):
     """``harness demo`` run once for the session, at a small size (240 training and 200 test
-    images, 4 epochs): ``(out, exit code, what it printed)``. Slow: only ``slow`` tests use it."""
+    images, 4 epochs, Grad-CAM on 40, 200 resamples): ``(out, exit code, what it printed)``.
+    Slow: only ``slow`` tests use it."""
     import contextlib
     import io
 
@@ -260,5 +276,5 @@ def demo_story(tmp_path_factory):
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         code = run_demo(out=out, seed=0, cache_dir=None, quiet=True, n_train=240, n_test=200,
-                        epochs=4)
+                        epochs=4, gradcam=40, n_boot=200)
     return out, code, printed.getvalue()

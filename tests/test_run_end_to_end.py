@@ -180,16 +180,16 @@ def test_missing_model_exits_2_with_one_line(dermnet_test, tmp_path):
 
 
 @pytest.mark.slow
-def test_keras_mobilenet_run_matches_model_and_is_cached(nested_mobilenet, dermnet_test, tmp_path):
-    """The original study's architecture on the 108 test photographs: p is the model's own
+def test_keras_mobilenet_run_matches_model_and_is_cached(nested_mobilenet, dermnet_subset, tmp_path):
+    """The original study's architecture on 40 real test photographs: p is the model's own
     output, accuracy/AUC are scikit-learn's, and a second run never imports TensorFlow."""
     import keras
 
     from harness.data.load import load_dataset
 
     out, cache = tmp_path / "run", tmp_path / "cache"
-    args = ["run", "--model", nested_mobilenet, "--data", dermnet_test, "--cache", cache,
-            "--perturbations", "blur", "--severities", "3", "--gradcam", "16",
+    args = ["run", "--model", nested_mobilenet, "--data", dermnet_subset, "--cache", cache,
+            "--perturbations", "blur", "--severities", "3", "--gradcam", "8",
             "--n-boot", "200", "--quiet"]
     proc = harness(*args, "--out", out)
     assert proc.returncode == 0, proc.stderr
@@ -197,7 +197,7 @@ def test_keras_mobilenet_run_matches_model_and_is_cached(nested_mobilenet, dermn
     samples = pd.read_csv(out / "samples.csv")
 
     model = keras.saving.load_model(nested_mobilenet)
-    ds = load_dataset(dermnet_test, size=(224, 224))
+    ds = load_dataset(dermnet_subset, size=(224, 224))
     own = np.asarray(model(ds.images.astype("float32"), training=False)).ravel()
     np.testing.assert_allclose(samples["p"].to_numpy(), own, atol=1e-5)
     y = (samples["label"] == "eczema").astype(int)
@@ -205,7 +205,7 @@ def test_keras_mobilenet_run_matches_model_and_is_cached(nested_mobilenet, dermn
     assert clean_metric(results, "accuracy")["value"] == pytest.approx(
         accuracy_score(y, samples["p"] >= 0.5), abs=1e-9)
     assert results["gradcam"]["available"] is True
-    assert results["gradcam"]["n_images"] == 16
+    assert results["gradcam"]["n_images"] == 8
 
     # Second run: everything from the cache, TensorFlow never imported, same results.
     probe = ("import sys, runpy; sys.argv = ['harness'] + sys.argv[1:]\n"

@@ -28,7 +28,7 @@ def _run(model, data, out, cache):
 
 
 @pytest.fixture(scope="module")
-def two_runs(dermnet_test, tmp_path_factory):
+def two_runs(dermnet_subset, tmp_path_factory):
     """The same sigmoid model audited twice on one cache: first with eczema as the positive class
     (what its unit measures), then with atopic_dermatitis (the unit's complement)."""
     root = tmp_path_factory.mktemp("gradcam-run")
@@ -36,9 +36,9 @@ def two_runs(dermnet_test, tmp_path_factory):
     tiny_convnet(size=32).save(model)
     names = ["atopic_dermatitis", "eczema"]
     write_sidecar(model, class_names=names, positive_class="eczema")
-    first = _run(model, dermnet_test, root / "run-eczema", root / "cache")
+    first = _run(model, dermnet_subset, root / "run-eczema", root / "cache")
     write_sidecar(model, class_names=names, positive_class="atopic_dermatitis")
-    second = _run(model, dermnet_test, root / "run-ad", root / "cache")
+    second = _run(model, dermnet_subset, root / "run-ad", root / "cache")
     return root, first, second
 
 

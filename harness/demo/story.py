@@ -29,6 +29,8 @@ N_TRAIN = 640
 N_TEST = 480
 FOLDS = 3
 EPOCHS = 8
+GRADCAM = 120
+N_BOOT = 500
 
 
 def _say(quiet: bool):
@@ -52,7 +54,7 @@ def _keep_default_threshold(model: Path, info: dict) -> None:
 
 def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progress: bool = False,
              quiet: bool = False, n_train: int = N_TRAIN, n_test: int = N_TEST,
-             epochs: int = EPOCHS) -> int:
+             epochs: int = EPOCHS, gradcam: int = GRADCAM, n_boot: int = N_BOOT) -> int:
     from harness.demo.synthetic import make_synthetic_dataset
     from harness.train.run import train_model
 
@@ -92,7 +94,7 @@ def run_demo(*, out: Path, seed: int = 0, cache_dir: Path | None = None, progres
     audits = {}
     for name, model in (("baseline", baseline), ("tuned", tuned)):
         audits[name] = audit(model=str(model), data=str(test_dir), out=out / "runs" / name,
-                             gates=gates, seed=seed, gradcam=120, n_boot=500,
+                             gates=gates, seed=seed, gradcam=gradcam, n_boot=n_boot,
                              label_groupings=["chardon6_true"], cache=cache_dir,
                              progress=progress, quiet=True)
         verdicts = audits[name].results.get("gates", {}).get("counts", {})
