@@ -97,3 +97,14 @@ def test_the_log_level_the_command_line_leaves_for_tensorflow(monkeypatch, given
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
     quiet_tensorflow(force=False)
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+
+
+def test_startup_filter_drops_tensorflow_notices_and_keeps_errors():
+    from harness.environment import drop_startup_lines
+    text = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1796394201.748874    9802 port.cc:153] oneDNN custom operations are on.\n"
+            "W0000 00:00:1796394201.75    9802 cpu_feature_guard.cc:12] This binary is optimized\n"
+            "E0000 00:00:1796394201.76    9802 loader.cc:7] could not load libcuda\n"
+            "UserWarning: a Python warning\n")
+    assert drop_startup_lines(text) == ("E0000 00:00:1796394201.76    9802 loader.cc:7] could not load "
+                                        "libcuda\nUserWarning: a Python warning\n")

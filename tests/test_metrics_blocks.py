@@ -1,9 +1,15 @@
-"""The bootstrap weights made and used in row blocks give the numbers of the whole (B+1, N) matrix,
-bitwise: the resample counts, every replicate of the binary and K-class metrics, and the metrics
-section of an audit. The references below are the whole-matrix computations the audit used before
-(``bootstrap_counts`` stacked under a row of ones, one product per cell of every variant at once),
-with BLAS on one thread as the metrics now run it (a multi-threaded BLAS sums some dot products in
-an order that depends on the shape of the product and the thread count).
+"""The bootstrap weights made and used in row blocks give the numbers of the whole (B+1, N) matrix:
+the resample counts bitwise; every replicate of the binary and K-class metrics, and the metrics
+section of an audit, to within rounding (1e-12). The references below are the whole-matrix
+computations the audit used before (``bootstrap_counts`` stacked under a row of ones, one product
+per cell of every variant at once), with BLAS on one thread as the metrics now run it.
+
+Why not bitwise: how a BLAS kernel tiles the rows of a product, and so the order in which it sums
+a dot product, may depend on the number of rows on some CPUs (OpenBLAS picks its kernel for the
+CPU it runs on), so a block of ``ROW_BLOCK`` rows and the whole matrix can differ in the last bit.
+What must be bitwise, the same results whatever the chunk size, workers or engine, holds because
+the row blocks are fixed (multiples of ``ROW_BLOCK``, whatever the images' chunking): that is
+tested end to end in test_stream_chunks.py and test_engine_ray.py.
 """
 from __future__ import annotations
 
@@ -126,6 +132,35 @@ def _same(a, b):
     assert np.array_equal(a, b, equal_nan=True), float(np.nanmax(np.abs(a - b)))
 
 
+ROUNDING = 1e-12
+
+
+def _close(a, b):
+    """Equal shapes, NaN in the same places, and values within ``ROUNDING``."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    assert np.allclose(a, b, rtol=0, atol=ROUNDING, equal_nan=True), float(np.nanmax(np.abs(a - b)))
+
+
+def _same_section(a, b, where="metrics"):
+    """Two results sections with the same keys, lists, strings and None, numbers within
+    ``ROUNDING`` (integers exactly)."""
+    assert type(a) is type(b) or (isinstance(a, (int, float)) and isinstance(b, (int, float))), where
+    if isinstance(a, dict):
+        assert sorted(a) == sorted(b), where
+        for k in a:
+            _same_section(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same_section(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert abs(a - b) <= ROUNDING, (where, a, b)
+    else:
+        assert a == b, (where, a, b)
+
+
 def test_row_blocks_start_at_multiples_and_never_leave_one_row():
     assert row_blocks(2) == [(0, 2)]
     assert row_blocks(ROW_BLOCK + 1) == [(0, ROW_BLOCK + 1)]
@@ -158,7 +193,7 @@ def test_binary_replicates_in_blocks_equal_the_whole_matrix():
     full = _full_replicates(weights=_full_weights(groups, y, n_boot=200, seed=2), **kw)
     got = compute_replicates(weights=resample_blocks(groups, y, n_boot=200, seed=2), **kw)
     for name in ("values", "flips", "counts", "flip_counts"):
-        _same(getattr(got, name), getattr(full, name))
+        _close(getattr(got, name), getattr(full, name))
     assert np.isnan(got.values[0, cells.index("tiny")]).any()   # undefined replicates kept
 
 
@@ -180,8 +215,8 @@ def test_kclass_replicates_in_blocks_equal_the_whole_matrix():
         weights=_full_weights(groups, y, n_boot=150, seed=4), **kw)
     got, conf = kclass_replicates(weights=resample_blocks(groups, y, n_boot=150, seed=4), **kw)
     for name in ("values", "flips", "flip_counts"):
-        _same(getattr(got, name), getattr(full, name))
-    _same(conf, conf_full)
+        _close(getattr(got, name), getattr(full, name))
+    _close(conf, conf_full)
 
 
 def _full_matrix_path(monkeypatch, module, replicates_name, reference):
@@ -190,17 +225,17 @@ def _full_matrix_path(monkeypatch, module, replicates_name, reference):
     monkeypatch.setattr(module, replicates_name, reference)
 
 
-def test_audit_metrics_section_is_unchanged_byte_for_byte(monkeypatch):
+def test_audit_metrics_section_is_unchanged(monkeypatch):
     y, groups, P = _binary_inputs(600, seed=8, variants=5)
     p = {"clean": P[0], **{f"blur@{s}": P[s] for s in range(1, 5)}}
     kw = dict(y_true=y, p=p, groups={"group": groups, "fitzpatrick": groups[::-1]},
               threshold=0.5, n_boot=1000, seed=3)
-    blocked = json.dumps(audit_metrics(**kw), sort_keys=True)
+    blocked = json.loads(json.dumps(audit_metrics(**kw)))
     _full_matrix_path(monkeypatch, audit_module, "compute_replicates", _full_replicates)
-    assert json.dumps(audit_metrics(**kw), sort_keys=True) == blocked
+    _same_section(json.loads(json.dumps(audit_metrics(**kw))), blocked)
 
 
-def test_kclass_audit_metrics_section_is_unchanged_byte_for_byte(monkeypatch):
+def test_kclass_audit_metrics_section_is_unchanged(monkeypatch):
     rng = np.random.default_rng(9)
     n = 450
     y = rng.integers(0, 3, n)
@@ -208,9 +243,9 @@ def test_kclass_audit_metrics_section_is_unchanged_byte_for_byte(monkeypatch):
     P = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
     kw = dict(y_true=y, probs={"clean": P[0], "blur@1": P[1]}, class_names=["a", "b", "c"],
               groups={"fitzpatrick": rng.integers(1, 4, n)}, n_boot=300, seed=1)
-    blocked = json.dumps(kclass_audit_metrics(**kw), sort_keys=True)
+    blocked = json.loads(json.dumps(kclass_audit_metrics(**kw)))
     _full_matrix_path(monkeypatch, kclass_module, "kclass_replicates", _full_kclass_replicates)
-    assert json.dumps(kclass_audit_metrics(**kw), sort_keys=True) == blocked
+    _same_section(json.loads(json.dumps(kclass_audit_metrics(**kw))), blocked)
 
 
 def test_replicate_memory_does_not_grow_with_n_boot():
