@@ -13,8 +13,9 @@ the same artefact at any size. Every family occludes and records ``area`` (see
   B(t) = (1-t)² P0 + 2t(1-t) P1 + t² P2 whose chord P0 P2 has its midpoint uniform over the central
   90% of the image, direction uniform in [0°, 180°) and length ``U(0.3, 0.7)`` x the image
   diagonal (it may leave the image); the control point P1 is displaced from the chord's midpoint
-  perpendicularly by ``N(0, 0.15)`` x the length (a gentle curve); width ``width_px * s * U(0.7, 1.3)``; colour uniform between dark brown (62, 42, 30) and
-  near black (18, 14, 12), opacity ``U(0.80, 0.95)``. Coverage is drawn 4x supersampled with
+  perpendicularly by ``N(0, 0.15)`` x the length (a gentle curve); width
+  ``width_px * s * U(0.7, 1.3)``; colour uniform between dark brown (62, 42, 30) and near black
+  (18, 14, 12), opacity ``U(0.80, 0.95)``. Coverage is drawn 4x supersampled with
   anti-aliasing and averaged down (``cv2.INTER_AREA``), so a strand covers length x width pixels;
   strands are composited one over another: out = (1 - o c) out + o c colour.
 - ``black_corners``: everything farther than r = ``radius_frac`` x the half-diagonal
