@@ -133,6 +133,34 @@ def test_corruption_error_against_reference(run):
     assert c["mce"] == pytest.approx(np.mean([c["ce"][f] for f in ("flip", "shift", "noise")]))
 
 
+def test_mean_flip_rate_known_answer_and_against_a_reference(run):
+    y, P, g, res = run
+    tone = res["groupings"]["tone"]
+    mfr = tone["mean_flip_rate"]
+    assert mfr["status"] == "ok" and mfr["overall"]["relative_mfr"] is None
+    o = mfr["overall"]
+    assert o["fr"]["flip"] == pytest.approx(8 / 200)           # 8 flips, all in group a
+    assert mfr["groups"]["a"]["fr"]["flip"] == pytest.approx(8 / 120)
+    assert o["fr"]["shift"] == 0.0                               # crosses nothing
+    noise = [np.mean((P[f"noise@{s}"] >= 0.5) != (P["clean"] >= 0.5)) for s in (1, 2, 4)]
+    assert o["fr"]["noise"] == pytest.approx(np.mean(noise))
+    assert o["mfr"] == pytest.approx((8 / 200 + 0.0 + np.mean(noise)) / 3)
+    # a candidate whose noise flips half as often as the reference's, relative to that reference
+    half = dict(P)
+    for s in (1, 2, 4):
+        q = P[f"noise@{s}"].copy()
+        changed = np.flatnonzero((q >= 0.5) != (P["clean"] >= 0.5))
+        q[changed[::2]] = P["clean"][changed[::2]]                # undo every other flip
+        half[f"noise@{s}"] = q
+    kept = [len(np.flatnonzero((P[f"noise@{s}"] >= 0.5) != (P["clean"] >= 0.5))[1::2]) for s in (1, 2, 4)]
+    cand = audit_metrics(y_true=y, p=half, groups={"tone": g}, threshold=0.5, n_boot=50, reference=res)
+    c = cand["groupings"]["tone"]["mean_flip_rate"]["overall"]
+    assert c["relative_fr"]["noise"] == pytest.approx(sum(kept) / (200 * sum(noise)))
+    assert c["relative_fr"]["flip"] == pytest.approx(1.0)
+    assert c["relative_fr"]["shift"] is None                     # the reference never flips
+    assert c["relative_mfr"] == pytest.approx((1.0 + c["relative_fr"]["noise"]) / 2)
+
+
 def test_split_variant():
     assert split_variant("blur@3") == ("blur", 3)
     assert split_variant("brightness_down@1") == ("brightness_down", 1)

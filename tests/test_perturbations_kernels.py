@@ -81,7 +81,7 @@ def test_only_stochastic_families_depend_on_the_seed(few, family):
 
 
 def test_the_stochastic_families_are_the_expected_ones():
-    assert STOCHASTIC == ["imagenet_c_motion_blur", "motion_blur", "noise"]
+    assert STOCHASTIC == ["gel_bubbles", "hair", "imagenet_c_motion_blur", "motion_blur", "noise"]
 
 
 # -- brightness and contrast in CIELAB --------------------------------------------------------------

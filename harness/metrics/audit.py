@@ -15,7 +15,7 @@ from .gaps import gaps_by_variant
 from .misclassified import misclassified
 from .rates import ECE_BINS, METRIC_INFO, METRICS, UNDEFINED_REASON
 from .replicates import Replicates, compute_replicates
-from .robustness import corruption_error, robustness_by_variant, severity_curves
+from .robustness import corruption_error, mean_flip_rate, robustness_by_variant, severity_curves
 from .thresholds import threshold_grid, threshold_optimizer_what_if, threshold_summary
 
 SCHEMA_ID = "dermatrace.metrics/1"
@@ -146,6 +146,8 @@ def _grouping(name, labels, *, y, P, variants, threshold, n_boot, seed, min_n, m
                                            n_boot=n_boot),
         "corruption_error": corruption_error(rep, insufficient=insufficient, grouping=name,
                                              reference=reference),
+        "mean_flip_rate": mean_flip_rate(rep, insufficient=insufficient, grouping=name,
+                                         reference=reference),
         "misclassified": {
             "top_k": top_k,
             **by_cell(cells, [misclassified(y, P[0], m, threshold=threshold, top_k=top_k)

@@ -29,7 +29,8 @@ from .multiclass import (TOP_K, class_aucs, kclass_columns, kclass_flip_columns,
                          kclass_metric_names, macro_mean)
 from .rates import ECE_BINS
 from .replicates import FLIP_STATS, Replicates, cell_blocks, variant_sums
-from .robustness import DROP_METRICS, corruption_error, robustness_by_variant, severity_curves
+from .robustness import (DROP_METRICS, corruption_error, mean_flip_rate, robustness_by_variant,
+                         severity_curves)
 
 SCHEMA_ID = "dermatrace.metrics/1"
 AUDIT = "kclass"
@@ -132,6 +133,8 @@ def _grouping(name, labels, *, y, P, names, variants, axis, metric_names, n_boot
                                            n_boot=n_boot),
         "corruption_error": corruption_error(rep, insufficient=insufficient, grouping=name,
                                              reference=reference),
+        "mean_flip_rate": mean_flip_rate(rep, insufficient=insufficient, grouping=name,
+                                         reference=reference),
     }
 
 

@@ -1,5 +1,5 @@
 """Robustness of each variant against the clean images: flips, |Δp|, metric drops, severity curves,
-and corruption error against a reference run.
+corruption error against a reference run and the mean flip rate.
 
 Flip statistics and drops are paired: they use the same resamples for clean and variant.
 """
@@ -173,4 +173,55 @@ def corruption_error(rep: Replicates, *, insufficient: list[str | None], groupin
                       "relative_mce": float(np.mean(rv)) if rv else None})
     return {"status": "ok", "reason": None,
             "error": "1 - balanced_accuracy",
+            **by_cell(rep.cells, cells)}
+
+
+def _ref_flip_rate(reference: dict, grouping: str, variant: str, c: int, cells: list[str]) -> float | None:
+    """Flip rate of cell ``c`` (0 = overall) of a variant in the reference run, or None."""
+    try:
+        rob = reference["groupings"][grouping]["robustness"][variant]
+        cell = rob["overall"] if c == 0 else rob["groups"][cells[c]]
+        if cell.get("status") != "ok":
+            return None
+        return fnum(cell["flip_rate"]["value"])
+    except (KeyError, TypeError):
+        return None
+
+
+def mean_flip_rate(rep: Replicates, *, insufficient: list[str | None], grouping: str,
+                   reference: dict | None) -> dict:
+    """The MFR object: SAM-C's mean flip rate (a family's flip rate averaged over its severities,
+    then over families) and, against a reference run, Hendrycks and Dietterich's relative one
+    (a family's Σ_s FR_s / Σ_s FR_s(reference), averaged over families)."""
+    if reference is not None and (not isinstance(reference, dict) or "groupings" not in reference):
+        raise ValueError("reference must be the 'metrics' section of another run's results.json")
+    fams = family_members(rep.variants)
+    k = FLIP_STATS.index("flip_rate")
+    cells = []
+    for c in range(len(rep.cells)):
+        if insufficient[c]:
+            cells.append(None)
+            continue
+        fr, rfr = {}, {}
+        for family, members in fams.items():
+            own = [float(rep.flips[v, c, k, 0]) for _, v in members]
+            own = [x for x in own if not np.isnan(x)]
+            fr[family] = fnum(np.mean(own)) if own else None
+            if reference is None:
+                continue
+            e, r = [], []
+            for _, v in members:
+                ref = _ref_flip_rate(reference, grouping, rep.variants[v], c, rep.cells)
+                val = rep.flips[v, c, k, 0]
+                if ref is not None and not np.isnan(val):
+                    e.append(float(val))
+                    r.append(ref)
+            rfr[family] = fnum(sum(e) / sum(r)) if e and sum(r) > 0 else None
+        fv = [v for v in fr.values() if v is not None]
+        rv = [v for v in rfr.values() if v is not None]
+        cells.append({"fr": fr, "mfr": float(np.mean(fv)) if fv else None,
+                      "relative_fr": rfr if reference is not None else None,
+                      "relative_mfr": float(np.mean(rv)) if rv else None})
+    return {"status": "ok", "reason": None if reference is not None else "no reference run given: "
+            "relative_fr and relative_mfr are null",
             **by_cell(rep.cells, cells)}
