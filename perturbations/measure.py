@@ -10,7 +10,9 @@ image when masks are None):
 - ``hf_loss``: the share of high-frequency energy lost, 1 - var(∇²L*_perturbed) / var(∇²L*_clean),
   with ∇² the 4-neighbour Laplacian (mirrored borders), its variance over the mask. 0 = unchanged, 1 = all
   detail gone; negative when detail was added (noise, JPEG blocking, harsher contrast). It is the
-  measure that describes the blur families; ΔL*, Δa*, Δb*, ΔITA describe the colour families.
+  measure that describes the blur families; ΔL*, Δa*, Δb*, ΔITA describe the colour families;
+- ``area``: the share of pixels whose colour changed at all (their CIELAB differs), the area an
+  occluding family (text, artefacts drawn on the image) covered; it describes those families.
 
 CIELAB is ``subgroups.lab``'s, the conversion the skin-tone groups' ITA is measured with. NaN
 marks an image whose mask is empty (or a flat clean image for ``hf_loss``).
@@ -23,9 +25,9 @@ import numpy as np
 from perturbations.region import check_masks, masked_mean
 from subgroups.lab import ita_degrees, rgb_to_lab
 
-MEASURES = ("dL", "da", "db", "dITA", "hf_loss")
+MEASURES = ("dL", "da", "db", "dITA", "hf_loss", "area")
 #: Names the formulas above; change it whenever a cached measure could change.
-MEASURE_VERSION = "measure-2"  # 2: the exact CIELAB of subgroups.lab (1: OpenCV float32)
+MEASURE_VERSION = "measure-3"  # 3: area; 2: the exact CIELAB of subgroups.lab (1: OpenCV float32)
 
 
 def _mask8(masks: np.ndarray | None, i: int) -> np.ndarray | None:
@@ -57,7 +59,7 @@ def measure(clean_lab: np.ndarray, perturbed: np.ndarray, masks: np.ndarray | No
         raise ValueError(f"perturbed: expected shape {clean_lab.shape}, got {perturbed.shape}")
     n = len(perturbed)
     mc, mp = np.empty((n, 3)), np.empty((n, 3))
-    vc, vp = np.empty(n), np.empty(n)
+    vc, vp, area = np.empty(n), np.empty(n), np.empty(n)
     for start in range(0, n, chunk):
         part = slice(start, start + chunk)
         m = None if masks is None else masks[part]
@@ -66,8 +68,10 @@ def measure(clean_lab: np.ndarray, perturbed: np.ndarray, masks: np.ndarray | No
         mp[part] = masked_mean(pert_lab, m)
         vc[part] = laplacian_variance(np.ascontiguousarray(clean_lab[part, ..., 0]), m)
         vp[part] = laplacian_variance(np.ascontiguousarray(pert_lab[..., 0]), m)
+        changed = np.any(pert_lab != clean_lab[part], axis=-1)[..., None].astype(np.float32)
+        area[part] = masked_mean(changed, m)[:, 0]
     d = mp - mc
     dita = wrap_degrees(ita_degrees(mp[:, 0], mp[:, 2]) - ita_degrees(mc[:, 0], mc[:, 2]))
     with np.errstate(divide="ignore", invalid="ignore"):
         hf = np.where(vc > 0, 1.0 - vp / vc, np.nan)
-    return {"dL": d[:, 0], "da": d[:, 1], "db": d[:, 2], "dITA": dita, "hf_loss": hf}
+    return {"dL": d[:, 0], "da": d[:, 1], "db": d[:, 2], "dITA": dita, "hf_loss": hf, "area": area}

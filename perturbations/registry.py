@@ -25,8 +25,8 @@ import numpy as np
 
 from harness.errors import UserError
 from harness.yaml_file import read_yaml
-from perturbations import (blur, brightness, contrast, defocus, imagenet_c, jpeg, motion, noise, redness,
-                           skin_tone, white_balance)
+from perturbations import (blur, brightness, contrast, defocus, digital, imagenet_c, jpeg, medmnist_c, motion,
+                           noise, protocol_noise, redness, skin_tone, white_balance)
 from perturbations.measure import measure
 from perturbations.region import check_masks
 from perturbations.spec import FamilySpec, check_batch
@@ -36,7 +36,7 @@ SEVERITIES = (0, 1, 2, 3, 4, 5)
 _CHUNK_PIXELS = 8 * 224 * 224
 
 _MODULES = (brightness, contrast, redness, blur, skin_tone, jpeg, noise, white_balance, defocus, motion,
-            imagenet_c)
+            imagenet_c, protocol_noise, digital, medmnist_c)
 FAMILIES: dict[str, FamilySpec] = {spec.name: spec for module in _MODULES for spec in module.SPECS}
 
 _MEASURES = {
@@ -44,6 +44,7 @@ _MEASURES = {
     "blur": ("hf_loss",),
     "noise": ("hf_loss",),
     "compression": ("hf_loss",),
+    "occlusion": ("area",),
 }
 
 
@@ -94,7 +95,7 @@ class Variant:
 
     @property
     def kind(self) -> str:
-        """``"colour"``, ``"blur"``, ``"noise"`` or ``"compression"``."""
+        """``"colour"``, ``"blur"``, ``"noise"``, ``"compression"`` or ``"occlusion"``."""
         return self.spec.kind
 
     @property
@@ -357,7 +358,8 @@ def achieved(clean: np.ndarray | Prepared, perturbed: np.ndarray, *,
     -------
     dict
         ``dL``, ``da``, ``db`` (change of mean CIELAB L*, a*, b*), ``dITA`` (degrees),
-        ``hf_loss`` (share of Laplacian variance lost): each a float64 (N,) array; NaN for an
+        ``hf_loss`` (share of Laplacian variance lost), ``area`` (share of pixels changed): each a
+        float64 (N,) array; NaN for an
         image with an empty mask. See :mod:`perturbations.measure`.
     """
     check_batch(perturbed)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-KINDS = ("colour", "blur", "noise", "compression")
+KINDS = ("colour", "blur", "noise", "compression", "occlusion")
 
 
 def check_batch(images: np.ndarray) -> None:
@@ -44,8 +44,9 @@ class FamilySpec:
     version : int
         Bumped whenever the kernel's output changes; part of every cache key.
     kind : str
-        ``"colour"``, ``"blur"``, ``"noise"`` or ``"compression"``: which achieved measures matter
-        (ΔL*, Δa*, Δb*, ΔITA for colour; the high-frequency loss for blur).
+        ``"colour"``, ``"blur"``, ``"noise"``, ``"compression"`` or ``"occlusion"``: which achieved
+        measures matter (ΔL*, Δa*, Δb*, ΔITA for colour; the high-frequency loss for blur, noise and
+        compression; the area covered for occlusion).
     uses_mask : bool
         The kernel acts on the masked region (whole image when masks are None).
     uses_lab : bool

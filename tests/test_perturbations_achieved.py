@@ -15,7 +15,7 @@ def photos(dermnet_test) -> np.ndarray:
 
 def test_identity_achieves_nothing(photos):
     a = achieved(photos, photos.copy())
-    assert set(a) == {"dL", "da", "db", "dITA", "hf_loss"}
+    assert set(a) == {"dL", "da", "db", "dITA", "hf_loss", "area"}
     for values in a.values():
         assert values.shape == (len(photos),) and values.dtype == np.float64
         assert np.all(values == 0.0)

@@ -13,8 +13,9 @@ from reports.views.common import (CLEAN, as_dict, as_list, ci_level, dig, group_
                                   groupings, headline_grouping, metric_name, text)
 from reports.views.strips import strips
 
-ACHIEVED_ORDER = ("dL", "da", "db", "dITA", "hf_loss")
-ACHIEVED_NAMES = {"dL": "ΔL*", "da": "Δa*", "db": "Δb*", "dITA": "ΔITA (°)", "hf_loss": "HF loss"}
+ACHIEVED_ORDER = ("dL", "da", "db", "dITA", "hf_loss", "area")
+ACHIEVED_NAMES = {"dL": "ΔL*", "da": "Δa*", "db": "Δb*", "dITA": "ΔITA (°)", "hf_loss": "HF loss",
+                  "area": "area covered"}
 
 
 def robustness(results: dict, samples: pd.DataFrame | None, thumbs: Thumbnails | None, *,
