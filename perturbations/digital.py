@@ -20,6 +20,14 @@ Formulas from Hendrycks & Dietterich's ``make_imagenet_c.py`` (github.com/hendry
   the image's own generator; (max_words, max_letters, max_font_scale) = (1, 6, .14), (2, 7, .15),
   (3, 8, .16), (4, 9, .17), (6, 10, .18). The count is drawn per image (up to max_words), so the
   covered area rises with severity on average; it is measured per image (``area``).
+- elastic transform (ImageNet-C's, in SAM-C's digital corruptions): a random affine warp moving
+  three points around the centre (at +-min(H, W) // 3) by up to ``affine`` pixels each
+  (``cv2.warpAffine``, linear, mirrored edges), then a displacement field: uniform noise in
+  [-1, 1] per pixel and axis, smoothed by a Gaussian of ``sigma`` pixels (3-sigma support,
+  reflected edges) and times ``alpha`` pixels, sampled with linear interpolation (scipy
+  ``map_coordinates``, reflected edges); (alpha, sigma, affine) = 244 x (2, .7, .1),
+  (2, .08, .2), (.05, .01, .02), (.07, .01, .02), (.12, .01, .02) (244, not 224, is theirs).
+  Their points swap x and y on non-square images; here x is the width.
 
 Pixel-sized parameters (the font) were chosen for 224 x 224 images and act on the image as given.
 Values are rounded to nearest (the originals truncate).
@@ -28,10 +36,12 @@ from __future__ import annotations
 
 import math
 import string
+from functools import lru_cache
 
 import cv2
 import numpy as np
 from PIL import Image
+from scipy.ndimage import map_coordinates
 
 from perturbations.imagenet_c import to_float, to_uint8
 from perturbations.protocol_noise import IMAGENET_C, MEDMNIST_C, sample_noise_seeds
@@ -129,6 +139,53 @@ def text_overlay(images: np.ndarray, *, max_words: int, max_letters: int, max_fo
     return out
 
 
+@lru_cache(maxsize=16)
+def _gaussian_operator(n: int, sigma: float) -> np.ndarray:
+    """(n, n) float64 G with G @ v = v smoothed by a Gaussian of ``sigma`` truncated at 3 sigma
+    with reflected edges (scipy / scikit-image ``mode="reflect"``: d c b a | a b c d), also when
+    the kernel is wider than the axis (then it folds back and forth)."""
+    radius = int(3 * sigma + 0.5)
+    taps = np.arange(-radius, radius + 1)
+    k = np.exp(-0.5 * taps.astype(np.float64) ** 2 / sigma**2)
+    k /= k.sum()
+    idx = (np.arange(n)[:, None] + taps[None, :]) % (2 * n)
+    idx = np.where(idx >= n, 2 * n - 1 - idx, idx)
+    g = np.zeros((n, n))
+    np.add.at(g, (np.repeat(np.arange(n), len(taps)), idx.ravel()), np.tile(k, n))
+    g.flags.writeable = False
+    return g
+
+
+def _smoothed_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Uniform [-1, 1] noise smoothed by a Gaussian of ``sigma`` (truncated at 3 sigma, reflected
+    edges: scikit-image ``gaussian(mode="reflect", truncate=3)``), float64: two matrix products."""
+    u = rng.uniform(-1, 1, size=shape)
+    return _gaussian_operator(shape[0], float(sigma)) @ u @ _gaussian_operator(shape[1], float(sigma)).T
+
+
+def elastic_transform(images: np.ndarray, *, alpha: float, sigma: float, affine: float,
+                      noise_seeds: np.ndarray) -> np.ndarray:
+    """ImageNet-C elastic transform: a random affine warp, then a smooth random displacement field
+    of ``alpha`` pixels times uniform noise smoothed over ``sigma`` pixels (see the module)."""
+    n, h, w, _ = images.shape
+    out = np.empty_like(images)
+    cx, cy, half = w // 2, h // 2, min(h, w) // 3
+    pts1 = np.float32([[cx + half, cy + half], [cx + half, cy - half], [cx - half, cy - half]])
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    for i in range(n):
+        rng = np.random.default_rng(int(noise_seeds[i]))
+        pts2 = pts1 + rng.uniform(-affine, affine, size=pts1.shape).astype(np.float32)
+        m = cv2.getAffineTransform(pts1, pts2)
+        warped = cv2.warpAffine(to_float(images[i]), m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+        dx = (_smoothed_field(rng, (h, w), sigma) * alpha).astype(np.float32)
+        dy = (_smoothed_field(rng, (h, w), sigma) * alpha).astype(np.float32)
+        coords = np.stack([yy + dy, xx + dx])
+        res = np.stack([map_coordinates(warped[..., c], coords, order=1, mode="reflect")
+                        for c in range(3)], axis=-1)
+        out[i] = to_uint8(np.clip(res, 0.0, 1.0))
+    return out
+
+
 SPECS = [
     FamilySpec(name="imagenet_c_pixelate", kernel=pixelate, kind="compression", credit=IMAGENET_C,
                summary=("ImageNet-C pixelate: box-filtered down to factor of the size and back up "
@@ -149,4 +206,11 @@ SPECS = [
                         "max_letters letters, font scale 0.14 to max_font_scale, drawn per image"),
                table={k: {"max_words": a, "max_letters": b, "max_font_scale": c} for k, (a, b, c) in
                       zip(range(1, 6), ((1, 6, 0.14), (2, 7, 0.15), (3, 8, 0.16), (4, 9, 0.17), (6, 10, 0.18)))}),
+    FamilySpec(name="imagenet_c_elastic_transform", kernel=elastic_transform, kind="blur", credit=IMAGENET_C,
+               sample=sample_noise_seeds,
+               summary=("ImageNet-C elastic transform: a random affine warp of up to affine pixels, "
+                        "then a random displacement field of alpha pixels smoothed over sigma"),
+               table={k: {"alpha": round(244 * a, 4), "sigma": round(244 * b, 4), "affine": round(244 * c, 4)}
+                      for k, (a, b, c) in zip(range(1, 6), ((2, 0.7, 0.1), (2, 0.08, 0.2), (0.05, 0.01, 0.02),
+                                                            (0.07, 0.01, 0.02), (0.12, 0.01, 0.02)))}),
 ]

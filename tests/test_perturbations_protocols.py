@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.ndimage import map_coordinates
 from scipy.ndimage import zoom as scizoom
+from skimage.filters import gaussian
 
 from perturbations import FAMILIES, Variant, achieved, apply
-from perturbations.digital import zoom_factors
+from perturbations.digital import elastic_transform, zoom_factors
 
 PIXELATE = ("imagenet_c_pixelate", "medmnist_c_pixelate")
 NOISES = [f"{p}_{n}_noise" for p in ("imagenet_c", "medmnist_c") for n in ("gaussian", "shot", "impulse", "speckle")]
-NEW = list(PIXELATE) + ["imagenet_c_zoom_blur", "medmnist_c_text_overlay"] + NOISES + [
+NEW = list(PIXELATE) + ["imagenet_c_zoom_blur", "imagenet_c_elastic_transform", "medmnist_c_text_overlay"] + NOISES + [
     f for f in FAMILIES if f.startswith("medmnist_c_") and f not in NOISES + list(PIXELATE)]
 
 
@@ -100,6 +103,42 @@ def test_zoom_blur_keeps_a_constant_image_and_counts_its_factors():
     image = flat(137, (1, 48, 80))
     for s in (1, 5):
         assert np.array_equal(apply(Variant("imagenet_c_zoom_blur", s), image), image)
+
+
+# -- elastic transform ------------------------------------------------------------------------------
+
+def _their_elastic(image: np.ndarray, c: tuple, rng: np.random.Generator) -> np.ndarray:
+    """make_imagenet_c.py's elastic_transform, its draws taken from ``rng`` in the same order."""
+    image = np.array(image, dtype=np.float32) / 255.0
+    shape = image.shape
+    shape_size = shape[:2]
+    center_square = np.float32(shape_size) // 2
+    square_size = min(shape_size) // 3
+    pts1 = np.float32([center_square + square_size,
+                       [center_square[0] + square_size, center_square[1] - square_size],
+                       center_square - square_size])
+    pts2 = pts1 + rng.uniform(-c[2], c[2], size=pts1.shape).astype(np.float32)
+    image = cv2.warpAffine(image, cv2.getAffineTransform(pts1, pts2), shape_size[::-1],
+                           borderMode=cv2.BORDER_REFLECT_101)
+    dx = (gaussian(rng.uniform(-1, 1, size=shape[:2]), c[1], mode="reflect", truncate=3) * c[0]).astype(np.float32)
+    dy = (gaussian(rng.uniform(-1, 1, size=shape[:2]), c[1], mode="reflect", truncate=3) * c[0]).astype(np.float32)
+    x, y, z = np.meshgrid(np.arange(shape[1]), np.arange(shape[0]), np.arange(shape[2]))
+    indices = (np.reshape(y + dy[..., None], (-1, 1)), np.reshape(x + dx[..., None], (-1, 1)), np.reshape(z, (-1, 1)))
+    return np.clip(map_coordinates(image, indices, order=1, mode="reflect").reshape(shape), 0, 1) * 255
+
+
+@pytest.mark.parametrize("severity", [1, 2, 5])
+def test_elastic_transform_is_their_code_given_the_same_draws(severity):
+    rng = np.random.default_rng(8)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), (0, 0), 2)
+    p = Variant("imagenet_c_elastic_transform", severity).requested
+    assert (p["alpha"], p["sigma"], p["affine"]) == pytest.approx(
+        [(488, 170.8, 24.4), (488, 19.52, 48.8), (12.2, 2.44, 4.88), (17.08, 2.44, 4.88),
+         (29.28, 2.44, 4.88)][severity - 1])
+    ours = elastic_transform(image[None], **p, noise_seeds=np.array([11], dtype=np.uint64))[0]
+    ref = _their_elastic(image, (p["alpha"], p["sigma"], p["affine"]), np.random.default_rng(11))
+    assert np.abs(ours - ref).max() <= 0.51
+    assert np.abs(ours.astype(float) - image).mean() > 1        # it did move the pixels
 
 
 # -- noise: achieved variance against the parameter ------------------------------------------------
