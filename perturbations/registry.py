@@ -2,8 +2,8 @@
 
 A ladder is a list of :class:`Variant` (a family at a severity). :func:`apply` runs one variant's
 kernel on a uint8 batch; :func:`achieved` measures what it did. Severity 0 of any family is the
-identity, bit for bit. Stochastic families (``noise``, ``motion_blur``, ``imagenet_c_motion_blur``)
-draw per image from a generator seeded by (seed, family, severity, image id), never from global
+identity, bit for bit. Stochastic families (``noise``, the motion blurs, the protocols' noises,
+``imagenet_c_elastic_transform``, ``medmnist_c_text_overlay``) draw per image from a generator seeded by (seed, family, severity, image id), never from global
 randomness, so a result depends neither on the batch it was computed in nor on anything else
 running in the process.
 
