@@ -235,6 +235,9 @@ def test_area_measure_known_answer():
     out[0, 10:20, 30:50] = (10, 200, 30)           # 200 of 10,000 pixels
     assert achieved(clean, out)["area"][0] == pytest.approx(0.02)
     assert Variant("medmnist_c_text_overlay", 1).measures == ("area",)
+    from harness.pipeline.ladder import variant_entry   # a run records the area, and only it
+    entry = variant_entry(Variant("medmnist_c_text_overlay", 1), achieved(clean, out))
+    assert set(entry["achieved"]) == {"area"} and entry["achieved"]["area"]["mean"] == pytest.approx(0.02)
 
 
 def test_text_overlay_is_deterministic_per_image_id():
