@@ -30,22 +30,26 @@ from perturbations.motion import magick_motion_blur, sample_angle
 from perturbations.protocol_noise import MEDMNIST_C
 from perturbations.spec import FamilySpec
 
-_ENHANCERS = {"brightness": ImageEnhance.Brightness, "contrast": ImageEnhance.Contrast}
-
-
-def pillow_enhance(images: np.ndarray, *, enhancer: str, factor: float) -> np.ndarray:
-    """Pillow's ``ImageEnhance.Brightness`` (x -> ``factor`` x) or ``ImageEnhance.Contrast``
-    (x -> m + ``factor`` (x - m), m the rounded mean grey level) on each image."""
-    if enhancer not in _ENHANCERS:
-        raise ValueError(f"enhancer: expected one of {sorted(_ENHANCERS)}, got {enhancer!r}")
+def _enhance(images: np.ndarray, enhancer, factor: float) -> np.ndarray:
     out = np.empty_like(images)
     for i, image in enumerate(images):
-        out[i] = np.asarray(_ENHANCERS[enhancer](Image.fromarray(image)).enhance(factor))
+        out[i] = np.asarray(enhancer(Image.fromarray(image)).enhance(factor))
     return out
 
 
-def _enhance_table(enhancer, values):
-    return {k: {"enhancer": enhancer, "factor": v} for k, v in zip(range(1, 6), values)}
+def pillow_brightness(images: np.ndarray, *, factor: float) -> np.ndarray:
+    """Pillow's ``ImageEnhance.Brightness``: every sRGB value times ``factor``, rounded, clipped."""
+    return _enhance(images, ImageEnhance.Brightness, factor)
+
+
+def pillow_contrast(images: np.ndarray, *, factor: float) -> np.ndarray:
+    """Pillow's ``ImageEnhance.Contrast``: x -> m + ``factor`` (x - m) per sRGB value, m the
+    image's mean Rec. 601 grey level rounded to an integer; rounded, clipped."""
+    return _enhance(images, ImageEnhance.Contrast, factor)
+
+
+def _table(values):
+    return {k: {"factor": v} for k, v in zip(range(1, 6), values)}
 
 
 _WHO = "MedMNIST-C (DermaMNIST)"
@@ -64,17 +68,17 @@ SPECS = [
                         "angle of -45 to 45 degrees drawn per image"),
                table={k: {"radius": r, "sigma": s} for k, (r, s) in
                       zip(range(1, 6), ((10, 5.0), (15, 5.0), (15, 8.0), (15, 12.0), (20, 15.0)))}),
-    FamilySpec(name="medmnist_c_brightness_up", kernel=pillow_enhance, credit=MEDMNIST_C,
+    FamilySpec(name="medmnist_c_brightness_up", kernel=pillow_brightness, credit=MEDMNIST_C,
                summary=f"{_WHO} brightness up: every sRGB value times factor (Pillow), clipped",
-               table=_enhance_table("brightness", (1.1, 1.2, 1.3, 1.4, 1.5))),
-    FamilySpec(name="medmnist_c_brightness_down", kernel=pillow_enhance, credit=MEDMNIST_C,
+               table=_table((1.1, 1.2, 1.3, 1.4, 1.5))),
+    FamilySpec(name="medmnist_c_brightness_down", kernel=pillow_brightness, credit=MEDMNIST_C,
                summary=f"{_WHO} brightness down: every sRGB value times factor (Pillow)",
-               table=_enhance_table("brightness", (0.9, 0.8, 0.7, 0.6, 0.5))),
-    FamilySpec(name="medmnist_c_contrast_up", kernel=pillow_enhance, credit=MEDMNIST_C,
+               table=_table((0.9, 0.8, 0.7, 0.6, 0.5))),
+    FamilySpec(name="medmnist_c_contrast_up", kernel=pillow_contrast, credit=MEDMNIST_C,
                summary=(f"{_WHO} contrast up: sRGB values pushed from the image's mean grey by factor"
                         " (Pillow), clipped"),
-               table=_enhance_table("contrast", (1.1, 1.2, 1.3, 1.4, 1.6))),
-    FamilySpec(name="medmnist_c_contrast_down", kernel=pillow_enhance, credit=MEDMNIST_C,
+               table=_table((1.1, 1.2, 1.3, 1.4, 1.6))),
+    FamilySpec(name="medmnist_c_contrast_down", kernel=pillow_contrast, credit=MEDMNIST_C,
                summary=f"{_WHO} contrast down: sRGB values pulled to the image's mean grey by factor (Pillow)",
-               table=_enhance_table("contrast", (0.8, 0.7, 0.6, 0.5, 0.4))),
+               table=_table((0.8, 0.7, 0.6, 0.5, 0.4))),
 ]
