@@ -13,7 +13,7 @@ image when masks are None):
   measure that describes the blur families; ΔL*, Δa*, Δb*, ΔITA describe the colour families.
 - ``area``: the share of the mask's pixels covered, those whose colour moved by ΔE*ab >= 10
   (CIE 1976 distance of clean and perturbed CIELAB; about four just-noticeable differences). It
-  describes the occluding artefacts (hair, black corners, gel bubbles, a ruler): what they hide of
+  describes the occluding artefacts (hair, black corners, gel bubbles, a ruler, text): what they hide of
   the region, which is less than they were drawn over where they match the skin (dark hair on dark
   skin, black corners over an already dark border); an anti-aliased edge counts while its change
   is 10 or more, so a thin strand counts a fraction of a pixel wider than drawn on light skin.

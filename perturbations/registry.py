@@ -2,10 +2,11 @@
 
 A ladder is a list of :class:`Variant` (a family at a severity). :func:`apply` runs one variant's
 kernel on a uint8 batch; :func:`achieved` measures what it did. Severity 0 of any family is the
-identity, bit for bit. Stochastic families (``noise``, ``motion_blur``, ``imagenet_c_motion_blur``,
-``hair``, ``gel_bubbles``) draw per image from a generator seeded by (seed, family, severity,
-image id), never from global randomness, so a result depends neither on the batch it was computed
-in nor on anything else running in the process.
+identity, bit for bit. Stochastic families (``noise``, the motion blurs, the protocols' noises,
+``imagenet_c_elastic_transform``, ``medmnist_c_text_overlay``, ``hair``, ``gel_bubbles``) draw per
+image from a generator seeded by (seed, family, severity, image id), never from global randomness,
+so a result depends neither on the batch it was computed in nor on anything else running in the
+process.
 
 Presets are YAML files in ``configs/`` (``perturbations_<name>.yaml``): ``clinical`` (the default:
 the six core names) and ``imagenet-c``; ``all`` names every family.
@@ -25,8 +26,8 @@ import numpy as np
 
 from harness.errors import UserError
 from harness.yaml_file import read_yaml
-from perturbations import (blur, brightness, contrast, defocus, dermoscopy, imagenet_c, jpeg, motion, noise,
-                           redness, skin_tone, white_balance)
+from perturbations import (blur, brightness, contrast, defocus, dermoscopy, digital, imagenet_c, jpeg,
+                           medmnist_c, motion, noise, protocol_noise, redness, skin_tone, white_balance)
 from perturbations.measure import measure
 from perturbations.region import check_masks
 from perturbations.spec import FamilySpec, check_batch
@@ -36,7 +37,7 @@ SEVERITIES = (0, 1, 2, 3, 4, 5)
 _CHUNK_PIXELS = 8 * 224 * 224
 
 _MODULES = (brightness, contrast, redness, blur, skin_tone, jpeg, noise, white_balance, defocus, motion,
-            imagenet_c, dermoscopy)
+            imagenet_c, protocol_noise, digital, medmnist_c, dermoscopy)
 FAMILIES: dict[str, FamilySpec] = {spec.name: spec for module in _MODULES for spec in module.SPECS}
 
 _MEASURES = {

@@ -45,8 +45,8 @@ class FamilySpec:
         Bumped whenever the kernel's output changes; part of every cache key.
     kind : str
         ``"colour"``, ``"blur"``, ``"noise"``, ``"compression"`` or ``"occlusion"``: which achieved
-        measures matter (ΔL*, Δa*, Δb*, ΔITA for colour; the high-frequency loss for blur; the
-        area covered for an artefact laid over the skin).
+        measures matter (ΔL*, Δa*, Δb*, ΔITA for colour; the high-frequency loss for blur, noise and
+        compression; the area covered for an artefact or text laid over the skin, occlusion).
     uses_mask : bool
         The kernel acts on the masked region (whole image when masks are None).
     uses_lab : bool

@@ -81,7 +81,11 @@ def test_only_stochastic_families_depend_on_the_seed(few, family):
 
 
 def test_the_stochastic_families_are_the_expected_ones():
-    assert STOCHASTIC == ["gel_bubbles", "hair", "imagenet_c_motion_blur", "motion_blur", "noise"]
+    noises = [f"{p}_{n}_noise" for p in ("imagenet_c", "medmnist_c")
+              for n in ("gaussian", "impulse", "shot", "speckle")]
+    assert STOCHASTIC == sorted(["imagenet_c_motion_blur", "motion_blur", "noise", "medmnist_c_motion_blur",
+                                 "imagenet_c_elastic_transform",
+                                 "medmnist_c_text_overlay", "gel_bubbles", "hair"] + noises)
 
 
 # -- brightness and contrast in CIELAB --------------------------------------------------------------

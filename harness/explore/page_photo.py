@@ -182,6 +182,8 @@ def _perturbation(explorer: Explorer, photo: Photo, row: dict) -> None:
     achieved = [f"ΔL\\* = {a['dL']:+.2f}", f"Δa\\* = {a['da']:+.2f}", f"ΔITA = {a['dITA']:+.1f}°"]
     if "hf_loss" in Variant(family, severity).measures and math.isfinite(a["hf_loss"]):
         achieved.append(f"detail lost = {a['hf_loss']:.0%}")
+    if "area" in Variant(family, severity).measures and math.isfinite(a.get("area", math.nan)):
+        achieved.append(f"area covered = {a['area']:.2%}")
     asked = ", ".join(f"{k} {v}" for k, v in answer.requested.items()) or "nothing (clean)"
     numbers.markdown("Achieved over skin and lesion: " + ", ".join(achieved))
     numbers.caption(md(f"Asked for: {asked}"))

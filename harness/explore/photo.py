@@ -150,7 +150,7 @@ class VariantAnswer:
         Metric -> value between the clean and this heatmap (:data:`DRIFT_METRICS`; empty without
         heatmaps).
     achieved : dict
-        ``dL``, ``da``, ``db``, ``dITA``, ``hf_loss`` over the skin and lesion region.
+        ``dL``, ``da``, ``db``, ``dITA``, ``hf_loss``, ``area`` over the skin and lesion region.
     requested : dict
         The family's physical parameters at this severity.
     """
