@@ -9,7 +9,8 @@ so a result depends neither on the batch it was computed in nor on anything else
 process.
 
 Presets are YAML files in ``configs/`` (``perturbations_<name>.yaml``): ``clinical`` (the default:
-the six core names) and ``imagenet-c``; ``all`` names every family.
+the six core names), ``imagenet-c``, and the dermatology protocols ``sam-c`` and ``medmnist-c``;
+``all`` names every family.
 """
 from __future__ import annotations
 

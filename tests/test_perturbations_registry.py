@@ -26,8 +26,18 @@ def test_imagenet_c_preset_names_its_six_corruptions():
     assert all("Hendrycks" in FAMILIES[n].credit for n in names)
 
 
+def test_dermatology_protocol_presets_name_their_corruptions():
+    sam_c, medmnist_c = families("sam-c"), families("medmnist-c")
+    assert len(sam_c) == len(set(sam_c)) == 14 and len(medmnist_c) == len(set(medmnist_c)) == 15
+    assert {"black_corners", "medmnist_c_text_overlay", "imagenet_c_zoom_blur",
+            "imagenet_c_pixelate", "imagenet_c_elastic_transform"} <= set(sam_c)
+    assert {"black_corners", "medmnist_c_pixelate", "medmnist_c_brightness_down",
+            "medmnist_c_contrast_up", "medmnist_c_speckle_noise"} <= set(medmnist_c)
+    assert load_preset("sam-c")["severities"] == load_preset("medmnist-c")["severities"] == [1, 2, 3, 4, 5]
+
+
 def test_presets_and_all():
-    assert presets() == ["clinical", "imagenet-c", "all"]
+    assert presets() == ["clinical", "imagenet-c", "medmnist-c", "sam-c", "all"]
     assert families("all") == list(FAMILIES)
 
 
@@ -45,7 +55,7 @@ def test_a_preset_can_be_a_yaml_file(tmp_path):
 
 
 def test_unknown_preset_names_the_choices():
-    with pytest.raises(UserError, match=r"unknown preset 'imagenet'; choose one of clinical, imagenet-c, all"):
+    with pytest.raises(UserError, match=r"unknown preset 'imagenet'; choose one of clinical, imagenet-c, medmnist-c, sam-c, all"):
         families("imagenet")
 
 
