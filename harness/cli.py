@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gates", default=None, help="YAML gate file; exit 1 when a gate fails")
     _strict(p)
     p.add_argument("--perturbations", default=None,
-                   help="a,b,...|clinical|imagenet-c|all|none (default clinical); "
+                   help="a,b,...|clinical|imagenet-c|sam-c|medmnist-c|all|none (default clinical); "
                         "'harness perturbations' lists them")
     p.add_argument("--severities", default=None, help="e.g. 1,2,3 (default 1-5)")
     p.add_argument("--gradcam", default=None,
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="folder of images (class subfolders or not), or a CSV manifest")
     p.add_argument("--out", required=True, help="folder to write DIR/<family>@<severity>/... into")
     p.add_argument("--perturbations", default=None,
-                   help="a,b,...|clinical|imagenet-c|all (default clinical)")
+                   help="a,b,...|clinical|imagenet-c|sam-c|medmnist-c|all (default clinical)")
     p.add_argument("--severities", default=None, help="e.g. 1,2,3 (default 1-5)")
     p.add_argument("--preview", action="store_true", help="also write DIR/preview.png")
     p.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE first")
