@@ -49,7 +49,7 @@ import math
 import cv2
 import numpy as np
 
-from perturbations.spec import FamilySpec
+from perturbations.spec import FamilySpec, seed_sampler
 
 _SS = 4                                               # supersampling of hair strands
 _HAIR_DARK = np.array([18.0, 14.0, 12.0])
@@ -248,16 +248,9 @@ def ruler_marks(images: np.ndarray, *, edge: str, band_frac: float, band_opacity
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def _seeds(name: str):
-    def sample(params, seeds: np.ndarray) -> dict:
-        return {name: np.asarray(seeds, dtype=np.uint64)}
-
-    return sample
-
-
 SPECS = [
     FamilySpec(
-        name="hair", kernel=hair, kind="occlusion", sample=_seeds("hair_seeds"),
+        name="hair", kernel=hair, kind="occlusion", sample=seed_sampler("hair_seeds"),
         credit="SAM-C (Maron et al. 2021) dermoscopy artefacts; geometry DermaTrace's",
         summary=("hair over the lesion: strands dark curved hairs about width_px wide (at 224 px),"
                  " drawn per image"),
@@ -274,7 +267,7 @@ SPECS = [
                4: {"radius_frac": 0.67}, 5: {"radius_frac": 0.64}},
     ),
     FamilySpec(
-        name="gel_bubbles", kernel=gel_bubbles, kind="occlusion", sample=_seeds("bubble_seeds"),
+        name="gel_bubbles", kernel=gel_bubbles, kind="occlusion", sample=seed_sampler("bubble_seeds"),
         credit="SAM-C (Maron et al. 2021) dermoscopy artefacts; geometry DermaTrace's",
         summary=("immersion-gel air bubbles: bubbles round bubbles up to radius_px (at 224 px) with a"
                  " bright rim, placed per image"),

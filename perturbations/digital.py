@@ -44,8 +44,8 @@ from PIL import Image
 from scipy.ndimage import map_coordinates
 
 from perturbations.imagenet_c import to_float, to_uint8
-from perturbations.protocol_noise import IMAGENET_C, MEDMNIST_C, sample_noise_seeds
-from perturbations.spec import FamilySpec
+from perturbations.protocol_noise import IMAGENET_C, MEDMNIST_C
+from perturbations.spec import FamilySpec, seed_sampler
 
 _LETTERS = np.array(list(string.ascii_lowercase))
 
@@ -210,13 +210,13 @@ SPECS = [
                table={k: {"zoom_stop": a, "zoom_step": b} for k, (a, b) in
                       zip(range(1, 6), ((1.11, 0.01), (1.16, 0.01), (1.21, 0.02), (1.26, 0.02), (1.31, 0.03)))}),
     FamilySpec(name="medmnist_c_text_overlay", kernel=text_overlay, kind="occlusion", credit=MEDMNIST_C,
-               sample=sample_noise_seeds,
+               sample=seed_sampler(),
                summary=("MedMNIST-C (DermaMNIST) characters: 1 to max_words random words of 3 to "
                         "max_letters letters, font scale 0.14 to max_font_scale, drawn per image"),
                table={k: {"max_words": a, "max_letters": b, "max_font_scale": c} for k, (a, b, c) in
                       zip(range(1, 6), ((1, 6, 0.14), (2, 7, 0.15), (3, 8, 0.16), (4, 9, 0.17), (6, 10, 0.18)))}),
     FamilySpec(name="imagenet_c_elastic_transform", kernel=elastic_transform, kind="blur", credit=IMAGENET_C,
-               sample=sample_noise_seeds,
+               sample=seed_sampler(),
                summary=("ImageNet-C elastic transform: a random affine warp of up to affine pixels, "
                         "then a random displacement field of alpha pixels smoothed over sigma"),
                table={k: {"alpha": round(244 * a, 4), "sigma": round(244 * b, 4), "affine": round(244 * c, 4)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from perturbations.spec import FamilySpec
+from perturbations.spec import FamilySpec, seed_sampler
 
 
 def gaussian_noise(images: np.ndarray, *, sigma: float, noise_seeds: np.ndarray) -> np.ndarray:
@@ -42,13 +42,9 @@ def gaussian_noise(images: np.ndarray, *, sigma: float, noise_seeds: np.ndarray)
     return out
 
 
-def _sample_seeds(params, seeds: np.ndarray) -> dict:
-    return {"noise_seeds": np.asarray(seeds, dtype=np.uint64)}
-
-
 SPECS = [
     FamilySpec(
-        name="noise", kernel=gaussian_noise, kind="noise", sample=_sample_seeds,
+        name="noise", kernel=gaussian_noise, kind="noise", sample=seed_sampler(),
         summary=("sensor noise: Gaussian noise of sigma 8-bit levels per pixel and channel, seeded"
                  " per image"),
         table={1: {"sigma": 2.0}, 2: {"sigma": 4.0}, 3: {"sigma": 6.0},

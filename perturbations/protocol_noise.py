@@ -22,7 +22,7 @@ import numpy as np
 
 from perturbations.imagenet_c import CREDIT as IMAGENET_C
 from perturbations.noise import gaussian_noise
-from perturbations.spec import FamilySpec
+from perturbations.spec import FamilySpec, seed_sampler
 
 MEDMNIST_C = ("Di Salvo, Doerrich & Ledig 2024 (MedMNIST-C, DermaMNIST), github.com/francescodisalvo05/"
               "medmnistc-api medmnistc/corruptions/registry.py")
@@ -76,31 +76,26 @@ def speckle_noise(images: np.ndarray, *, sigma: float, noise_seeds: np.ndarray) 
     return out
 
 
-def sample_noise_seeds(params, seeds: np.ndarray) -> dict:
-    """The sampler of a noise family: each image's own generator seed."""
-    return {"noise_seeds": np.asarray(seeds, dtype=np.uint64)}
-
-
 def _specs(prefix: str, credit: str, who: str, gaussian, shot, impulse, speckle) -> list[FamilySpec]:
     rows = range(1, 6)
     return [
         FamilySpec(name=f"{prefix}_gaussian_noise", kernel=gaussian_noise, kind="noise",
-                   sample=sample_noise_seeds, credit=credit,
+                   sample=seed_sampler(), credit=credit,
                    summary=(f"{who} Gaussian noise: sigma 8-bit levels (their 0-1 sigma x 255) per "
                             "pixel and channel, seeded per image"),
                    table={k: {"sigma": round(c * 255.0, 4)} for k, c in zip(rows, gaussian)}),
         FamilySpec(name=f"{prefix}_shot_noise", kernel=shot_noise, kind="noise",
-                   sample=sample_noise_seeds, credit=credit,
+                   sample=seed_sampler(), credit=credit,
                    summary=(f"{who} shot noise: Poisson(photons x) / photons, x in 0-1 (fewer "
                             "photons = noisier), seeded per image"),
                    table={k: {"photons": float(c)} for k, c in zip(rows, shot)}),
         FamilySpec(name=f"{prefix}_impulse_noise", kernel=impulse_noise, kind="noise",
-                   sample=sample_noise_seeds, credit=credit,
+                   sample=seed_sampler(), credit=credit,
                    summary=(f"{who} impulse noise: a share amount of channel values set to 0 or 255"
                             " (salt and pepper), seeded per image"),
                    table={k: {"amount": float(c)} for k, c in zip(rows, impulse)}),
         FamilySpec(name=f"{prefix}_speckle_noise", kernel=speckle_noise, kind="noise",
-                   sample=sample_noise_seeds, credit=credit,
+                   sample=seed_sampler(), credit=credit,
                    summary=(f"{who} speckle noise: x (1 + N(0, sigma²)), multiplicative, seeded "
                             "per image"),
                    table={k: {"sigma": float(c)} for k, c in zip(rows, speckle)}),

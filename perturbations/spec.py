@@ -27,6 +27,15 @@ def check_batch(images: np.ndarray) -> None:
         )
 
 
+def seed_sampler(name: str = "noise_seeds"):
+    """The ``sample`` of a family that draws per image: each image's own generator seed (from
+    ``registry.image_seeds``), passed to the kernel as the uint64 array ``name``."""
+    def sample(params, seeds: np.ndarray) -> dict:
+        return {name: np.asarray(seeds, dtype=np.uint64)}
+
+    return sample
+
+
 @dataclass(frozen=True)
 class FamilySpec:
     """One perturbation family.
